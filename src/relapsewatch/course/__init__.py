@@ -1,0 +1,1 @@
+"""Derivations: frames in, frames out, Polars expressions, no I/O."""

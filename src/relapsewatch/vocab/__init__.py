@@ -1,0 +1,1 @@
+"""Vocabularies: analytes and LOINC codes, units (pint), drug names, brands and classes."""
