@@ -91,6 +91,13 @@ class MyelomaCourseConfig:
     lymphodepletion_window_days: int = 14  # L5e
     bridging_in_car_t_line: bool = True  # L12, A-21
     new_line_after_pd: bool = True  # L8
+    # L8: a treatment-free interval for "PD in a gap" must be longer than this (local default:
+    # one 28-day cycle plus a week, so PD between two doses of an ongoing regimen stays L9).
+    treatment_free_interval_days: int = 35
+    car_t_apheresis_window_days: int = 180  # L12: apheresis up to 180 d before the infusion
+    # K1/L8: an adjudicated clinical relapse (X3) counts as a progression event for lines too.
+    clinical_relapse_is_progression: bool = True
+    max_course_iterations: int = 6  # lines <-> progression fixpoint bound (course.py)
 
     # --- refractoriness (F1–F4, A-23, A-24) ----------------------------------------------------
     refractory_window_days: int = 60  # F1, IMWG 2011
