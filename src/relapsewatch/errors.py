@@ -94,9 +94,8 @@ class Problem:
         return ", ".join(parts)
 
     def __str__(self) -> str:
-        return (
-            f"{self.location()}: found {self.found!s}; expected {self.expected}. {self.fix}"
-        )
+        fix = self.fix[:1].upper() + self.fix[1:]
+        return f"{self.location()}: found {self.found!s}; expected {self.expected}. {fix}"
 
 
 def echo(value: object, limit: int = 32) -> str:

@@ -1,0 +1,77 @@
+"""The ``relapsewatch`` command line: thin commands over the library.
+
+Exit codes: 0 success; 1 bad data (the message names the file, row and column and the fix);
+2 usage error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from relapsewatch._version import __version__
+from relapsewatch.cli.output import console, print_problems
+from relapsewatch.io import validate_folder
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="relapsewatch",
+    help="Follow myeloma through treatment, remission and relapse (IMWG 2016).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"relapsewatch {__version__}", markup=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Show the version and exit.", callback=_version,
+                     is_eager=True),
+    ] = False,
+) -> None:
+    """Follow myeloma through treatment, remission and relapse (IMWG 2016)."""
+
+
+@app.command()
+def validate(
+    input: Annotated[Path, typer.Argument(help="Folder of canonical tables (CSV or Parquet).")],
+) -> None:
+    """Check a folder of canonical tables and report every problem.
+
+    Exits 0 when the folder is clean (warnings allowed), 1 when there are problems.
+    """
+    report = validate_folder(input)
+    if report.problems:
+        print_problems(report.problems, title=f"Problems in {input}")
+    if report.truncated:
+        console.print(f"... and {report.truncated} more problem(s) not listed.", markup=False)
+    counts = ", ".join(f"{rows} {name}" for name, rows in report.rows.items())
+    if report.ok:
+        console.print(
+            f"OK: {input} is valid ({counts} rows"
+            + (f"; {len(report.warnings)} warning(s)" if report.warnings else "") + ").",
+            markup=False,
+        )
+        raise typer.Exit(0)
+    console.print(
+        f"{len(report.errors) + report.truncated} problem(s) found in {input}; nothing was "
+        "loaded. Fix them and run validate again.",
+        markup=False,
+    )
+    raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point of the ``relapsewatch`` script."""
+    app()
