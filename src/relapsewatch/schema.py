@@ -139,8 +139,14 @@ FILE_TABLES: dict[str, FileTable] = {
             Column("date", "date", True, "Sample date, YYYY-MM-DD."),
             Column("test", "text", True, "Canonical test name or LOINC code."),
             Column("value", "number_or_result", True, "Number, qualitative result, or <LOQ."),
-            Column("unit", "text", True, "Unit as reported; empty only for qualitative tests.",
-                   None, True),
+            Column(
+                "unit",
+                "text",
+                True,
+                "Unit as reported; empty only for qualitative tests.",
+                None,
+                True,
+            ),
             Column("method", "text", False, "Assay method (NGF, NGS, DIRA, ...).", None, True),
             Column("sensitivity", "number", False, "MRD sensitivity, e.g. 1e-5.", None, True),
         ),
@@ -252,15 +258,20 @@ def empty_frame(schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame(schema=dict(schema))
 
 
-def require_columns(frame: pl.DataFrame | pl.LazyFrame, needed: Mapping[str, pl.DataType] | tuple[str, ...],
-                    *, table: str) -> None:
+def require_columns(
+    frame: pl.DataFrame | pl.LazyFrame,
+    needed: Mapping[str, pl.DataType] | tuple[str, ...],
+    *,
+    table: str,
+) -> None:
     """Fail with a message naming the column if ``frame`` lacks a needed column.
 
     >>> import polars as pl
-    >>> require_columns(pl.DataFrame({"patient_id": ["a"]}), ("patient_id", "date"), table="findings")
+    >>> frame = pl.DataFrame({"patient_id": ["a"]})
+    >>> require_columns(frame, ("patient_id", "date"), table="findings")
     Traceback (most recent call last):
     ...
-    relapsewatch.errors.SchemaError: `findings` must have column 'date', got columns ['patient_id']; ...
+    relapsewatch.errors.SchemaError: `findings` must have column 'date', got columns ...
     """
     have = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
     names = tuple(needed.keys()) if isinstance(needed, Mapping) else tuple(needed)

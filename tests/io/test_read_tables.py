@@ -20,7 +20,11 @@ def test_valid_example_reads_into_canonical_frames(examples: Path) -> None:
     )
     # 68 g/L, reported by LOINC code, becomes 6.8 g/dL.
     assert spep.select("test", "value", "unit", "reported_test", "reported_unit").row(0) == (
-        "serum_m_protein", 6.8, "g/dL", "33358-3", "g/L",
+        "serum_m_protein",
+        6.8,
+        "g/dL",
+        "33358-3",
+        "g/L",
     )
 
 
@@ -28,7 +32,10 @@ def test_brand_and_regimen_names_become_generic_drugs(examples: Path) -> None:
     treatments = read_tables(examples / "valid").treatments
     ex3 = treatments.filter(pl.col("patient_id") == "EX-003")
     assert sorted(ex3["therapy"].to_list()) == [
-        "bortezomib", "daratumumab", "dexamethasone", "lenalidomide",
+        "bortezomib",
+        "daratumumab",
+        "dexamethasone",
+        "lenalidomide",
     ]
     krd = treatments.filter(pl.col("reported_therapy") == "KRd")["therapy"].to_list()
     assert sorted(krd) == ["carfilzomib", "dexamethasone", "lenalidomide"]
@@ -38,11 +45,15 @@ def test_below_quantitation_is_kept_as_detected_never_zero(examples: Path) -> No
     m = read_tables(examples / "valid").measurements
     trace = m.filter((pl.col("patient_id") == "EX-002") & (pl.col("date") == pl.date(2023, 11, 6)))
     assert trace.select("value", "result", "limit").row(0) == (
-        None, "detected_nonquantifiable", None,
+        None,
+        "detected_nonquantifiable",
+        None,
     )
     below = m.filter((pl.col("patient_id") == "EX-002") & (pl.col("date") == pl.date(2023, 12, 4)))
     assert below.select("value", "result", "limit").row(0) == (
-        None, "detected_nonquantifiable", 0.2,
+        None,
+        "detected_nonquantifiable",
+        0.2,
     )
 
 
@@ -96,11 +107,15 @@ def test_warnings_do_not_stop_a_load(examples: Path) -> None:
 
 
 def test_probable_unit_mixup_is_flagged_and_kept(write) -> None:  # type: ignore[no-untyped-def]
-    folder = write({
-        "patients": PATIENTS,
-        "treatments": TREATMENTS,
-        "measurements": "patient_id,date,test,value,unit\nP1,2024-01-02,serum_m_protein,22,g/dL\n",
-    })
+    folder = write(
+        {
+            "patients": PATIENTS,
+            "treatments": TREATMENTS,
+            "measurements": (
+                "patient_id,date,test,value,unit\nP1,2024-01-02,serum_m_protein,22,g/dL\n"
+            ),
+        }
+    )
     tables = read_tables(folder)
     row = tables.measurements.row(0, named=True)
     assert row["value"] == 22 and row["flags"] == "probable_g_per_l_mixup"
@@ -108,12 +123,14 @@ def test_probable_unit_mixup_is_flagged_and_kept(write) -> None:  # type: ignore
 
 
 def test_nothing_is_half_read(write) -> None:  # type: ignore[no-untyped-def]
-    folder = write({
-        "patients": PATIENTS,
-        "treatments": TREATMENTS,
-        "measurements": "patient_id,date,test,value,unit\n"
-        "P1,2024-01-02,serum_m_protein,2.0,g/dL\nP1,2024-02-02,serum_m_protein,1.0,\n",
-    })
+    folder = write(
+        {
+            "patients": PATIENTS,
+            "treatments": TREATMENTS,
+            "measurements": "patient_id,date,test,value,unit\n"
+            "P1,2024-01-02,serum_m_protein,2.0,g/dL\nP1,2024-02-02,serum_m_protein,1.0,\n",
+        }
+    )
     with pytest.raises(DataError) as caught:
         read_tables(folder)
     assert [(p.file, p.row, p.column) for p in caught.value.errors] == [
@@ -131,8 +148,13 @@ def test_missing_required_table_and_column_are_file_level(write) -> None:  # typ
 
 
 def test_a_table_in_two_formats_is_ambiguous(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    folder = write({"patients": PATIENTS, "treatments": TREATMENTS,
-                    "measurements": "patient_id,date,test,value,unit\n"})
+    folder = write(
+        {
+            "patients": PATIENTS,
+            "treatments": TREATMENTS,
+            "measurements": "patient_id,date,test,value,unit\n",
+        }
+    )
     pl.read_csv(folder / "patients.csv").write_parquet(folder / "patients.parquet")
     report = validate_folder(folder)
     assert not report.ok and "patients" in report.errors[0].fix
@@ -140,16 +162,23 @@ def test_a_table_in_two_formats_is_ambiguous(write, tmp_path: Path) -> None:  # 
 
 def test_problems_are_capped_but_counted(write) -> None:  # type: ignore[no-untyped-def]
     rows = "".join(f"P1,2024-01-{1 + i % 28:02d},serum_m_protein,1.0,\n" for i in range(120))
-    folder = write({"patients": PATIENTS, "treatments": TREATMENTS,
-                    "measurements": "patient_id,date,test,value,unit\n" + rows})
+    folder = write(
+        {
+            "patients": PATIENTS,
+            "treatments": TREATMENTS,
+            "measurements": "patient_id,date,test,value,unit\n" + rows,
+        }
+    )
     report = validate_folder(folder)
     assert len(report.errors) == 50 and report.truncated == 70
 
 
 def test_parquet_and_csv_give_the_same_canonical_frames(examples: Path, tmp_path: Path) -> None:
     csv_tables = read_tables(examples / "valid")
-    raw = {n: pl.read_csv(examples / "valid" / f"{n}.csv", infer_schema=False)
-           for n in ("patients", "measurements", "treatments", "findings")}
+    raw = {
+        n: pl.read_csv(examples / "valid" / f"{n}.csv", infer_schema=False)
+        for n in ("patients", "measurements", "treatments", "findings")
+    }
     write_tables(raw, tmp_path, format="parquet")
     parquet_tables = read_tables(tmp_path)
     for name, frame in csv_tables.as_dict().items():
@@ -159,16 +188,37 @@ def test_parquet_and_csv_give_the_same_canonical_frames(examples: Path, tmp_path
 def test_typed_parquet_columns_are_accepted(tmp_path: Path) -> None:
     import datetime as dt
 
-    write_tables({
-        "patients": pl.DataFrame({"patient_id": ["P1"], "disease": ["myeloma"],
-                                  "diagnosis_date": [dt.date(2024, 1, 1)], "birth_year": [1950]}),
-        "measurements": pl.DataFrame({"patient_id": ["P1"], "date": [dt.date(2024, 1, 2)],
-                                      "test": ["serum_m_protein"], "value": [14.0],
-                                      "unit": ["g/L"]}),
-        "treatments": pl.DataFrame({"patient_id": ["P1"], "therapy": ["Velcade"],
-                                    "start_date": [dt.date(2024, 1, 5)],
-                                    "end_date": pl.Series([None], dtype=pl.Date)}),
-    }, tmp_path, format="parquet")
+    write_tables(
+        {
+            "patients": pl.DataFrame(
+                {
+                    "patient_id": ["P1"],
+                    "disease": ["myeloma"],
+                    "diagnosis_date": [dt.date(2024, 1, 1)],
+                    "birth_year": [1950],
+                }
+            ),
+            "measurements": pl.DataFrame(
+                {
+                    "patient_id": ["P1"],
+                    "date": [dt.date(2024, 1, 2)],
+                    "test": ["serum_m_protein"],
+                    "value": [14.0],
+                    "unit": ["g/L"],
+                }
+            ),
+            "treatments": pl.DataFrame(
+                {
+                    "patient_id": ["P1"],
+                    "therapy": ["Velcade"],
+                    "start_date": [dt.date(2024, 1, 5)],
+                    "end_date": pl.Series([None], dtype=pl.Date),
+                }
+            ),
+        },
+        tmp_path,
+        format="parquet",
+    )
     tables = read_tables(tmp_path)
     assert tables.measurements["value"].to_list() == [1.4]
     assert tables.treatments["therapy"].to_list() == ["bortezomib"]

@@ -12,11 +12,22 @@ from relapsewatch.errors import DataError
 from relapsewatch.io import read_tables, write_tables
 from relapsewatch.schema import FILE_TABLES
 
-PATIENTS = pl.DataFrame({"patient_id": ["P1", "P2"], "disease": ["myeloma", "myeloma"],
-                         "diagnosis_date": ["2020-01-01", "2020-06-01"]})
-TREATMENTS = pl.DataFrame({"patient_id": ["P1"], "therapy": ["lenalidomide"],
-                           "start_date": ["2020-02-01"], "end_date": [None]},
-                          schema_overrides={"end_date": pl.String})
+PATIENTS = pl.DataFrame(
+    {
+        "patient_id": ["P1", "P2"],
+        "disease": ["myeloma", "myeloma"],
+        "diagnosis_date": ["2020-01-01", "2020-06-01"],
+    }
+)
+TREATMENTS = pl.DataFrame(
+    {
+        "patient_id": ["P1"],
+        "therapy": ["lenalidomide"],
+        "start_date": ["2020-02-01"],
+        "end_date": [None],
+    },
+    schema_overrides={"end_date": pl.String},
+)
 
 QUANTITATIVE = {
     "serum_m_protein": "g/dL",
@@ -52,8 +63,11 @@ def test_valid_rows_round_trip_through_write_then_read(rows, fmt) -> None:  # ty
         }
     )
     with tempfile.TemporaryDirectory() as folder:
-        write_tables({"patients": PATIENTS, "treatments": TREATMENTS,
-                      "measurements": measurements}, folder, format=fmt)
+        write_tables(
+            {"patients": PATIENTS, "treatments": TREATMENTS, "measurements": measurements},
+            folder,
+            format=fmt,
+        )
         got = read_tables(folder).measurements
     assert got.height == len(rows)
     assert got["patient_id"].to_list() == [r[0] for r in rows]
@@ -86,11 +100,15 @@ csv_cell = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_siz
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cells=st.lists(st.tuples(csv_cell, csv_cell, csv_cell, csv_cell, csv_cell), max_size=8))
 def test_arbitrary_cells_load_or_name_row_and_column(cells) -> None:  # type: ignore[no-untyped-def]
-    frame = pl.DataFrame(cells, schema=["patient_id", "date", "test", "value", "unit"],
-                         orient="row")
+    frame = pl.DataFrame(
+        cells, schema=["patient_id", "date", "test", "value", "unit"], orient="row"
+    )
     with tempfile.TemporaryDirectory() as folder:
-        write_tables({"patients": PATIENTS, "treatments": TREATMENTS,
-                      "measurements": frame}, folder, format="csv")
+        write_tables(
+            {"patients": PATIENTS, "treatments": TREATMENTS, "measurements": frame},
+            folder,
+            format="csv",
+        )
         try:
             read_tables(folder)
         except DataError as err:

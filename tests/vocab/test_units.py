@@ -90,8 +90,9 @@ def test_unit_spellings_normalise() -> None:
 @given(st.decimals(min_value=0, max_value=100000, places=3, allow_nan=False))
 def test_g_per_l_to_g_per_dl_is_exact_at_six_places(value: Decimal) -> None:
     frame = pl.DataFrame({"v": [float(value)]})
-    got = frame.select(convert(pl.col("v"), pl.lit(float(conversion_factor(
-        "serum_m_protein", "g/L"))))).item()
+    got = frame.select(
+        convert(pl.col("v"), pl.lit(float(conversion_factor("serum_m_protein", "g/L"))))
+    ).item()
     assert Decimal(str(got)) == value / 10
 
 

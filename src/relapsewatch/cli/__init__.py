@@ -36,8 +36,9 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", help="Show the version and exit.", callback=_version,
-                     is_eager=True),
+        typer.Option(
+            "--version", help="Show the version and exit.", callback=_version, is_eager=True
+        ),
     ] = False,
 ) -> None:
     """Follow myeloma through treatment, remission and relapse (IMWG 2016)."""
@@ -60,7 +61,8 @@ def validate(
     if report.ok:
         console.print(
             f"OK: {input} is valid ({counts} rows"
-            + (f"; {len(report.warnings)} warning(s)" if report.warnings else "") + ").",
+            + (f"; {len(report.warnings)} warning(s)" if report.warnings else "")
+            + ").",
             markup=False,
         )
         raise typer.Exit(0)

@@ -28,8 +28,15 @@ def print_problems(problems: Iterable[Problem], *, title: str, out: Console | No
             table.add_column(heading, overflow="fold")
         for p in items:
             mark = "[red]error[/red]" if p.severity == "error" else "[yellow]warning[/yellow]"
-            table.add_row(mark, p.file, "" if p.row is None else str(p.row), p.column or "",
-                          p.found, p.expected, p.fix)
+            table.add_row(
+                mark,
+                p.file,
+                "" if p.row is None else str(p.row),
+                p.column or "",
+                p.found,
+                p.expected,
+                p.fix,
+            )
         target.print(table)
     else:
         target.print(title, markup=False)

@@ -35,6 +35,7 @@ from relapsewatch.io.normalise import check_patient_references, normalise_table
 __all__ = [
     "CanonicalTables",
     "Format",
+    "TableFile",
     "TableWriter",
     "ValidationReport",
     "normalise_tables",
@@ -100,10 +101,16 @@ def normalise_tables(
     log = ProblemLog()
     for name, spec in schema.FILE_TABLES.items():
         if spec.required and name not in raw:
-            log.add(Problem(
-                "(folder)", None, None, f"no {name} table", f"a file {name}.csv or {name}.parquet",
-                f"add the {name} table; see docs/data-contract.md for its columns",
-            ))
+            log.add(
+                Problem(
+                    "(folder)",
+                    None,
+                    None,
+                    f"no {name} table",
+                    f"a file {name}.csv or {name}.parquet",
+                    f"add the {name} table; see docs/data-contract.md for its columns",
+                )
+            )
     frames: dict[str, pl.DataFrame] = {}
     for name, frame in raw.items():
         normalised = normalise_table(name, frame, file=names[name], log=log)
@@ -114,7 +121,8 @@ def normalise_tables(
     if log.has_errors:
         return None, log
     canonical = {
-        name: frames[name].drop(ROW) if name in frames
+        name: frames[name].drop(ROW)
+        if name in frames
         else schema.empty_frame(schema.CANONICAL_FRAMES[name])
         for name in TABLE_NAMES
     }
@@ -122,8 +130,9 @@ def normalise_tables(
     return CanonicalTables(**canonical, warnings=warnings), log
 
 
-def _read_raw_folder(folder: Path, patient_ids: pl.Series | None = None
-                     ) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
+def _read_raw_folder(
+    folder: Path, patient_ids: pl.Series | None = None
+) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
     located: dict[str, TableFile] = find_tables(folder, TABLE_NAMES)
     raw: dict[str, pl.DataFrame] = {}
     problems: list[Problem] = []
@@ -137,8 +146,9 @@ def _read_raw_folder(folder: Path, patient_ids: pl.Series | None = None
     return raw, {name: t.display for name, t in located.items()}
 
 
-def read_tables(folder: str | os.PathLike[str], *,
-                patient_ids: pl.Series | None = None) -> CanonicalTables:
+def read_tables(
+    folder: str | os.PathLike[str], *, patient_ids: pl.Series | None = None
+) -> CanonicalTables:
     """Read, validate and normalise a folder of canonical tables.
 
     ``patient_ids`` restricts reading to those patients (used for batch processing).
@@ -147,8 +157,11 @@ def read_tables(folder: str | os.PathLike[str], *,
     raw, files = _read_raw_folder(Path(folder), patient_ids)
     tables, log = normalise_tables(raw, files=files)
     if tables is None:
-        raise DataError(log.problems, truncated=log.truncated,
-                        summary=f"{len(log.errors) + log.truncated} problem(s) in {folder}")
+        raise DataError(
+            log.problems,
+            truncated=log.truncated,
+            summary=f"{len(log.errors) + log.truncated} problem(s) in {folder}",
+        )
     return tables
 
 
@@ -158,11 +171,8 @@ def validate_folder(folder: str | os.PathLike[str]) -> ValidationReport:
         raw, files = _read_raw_folder(Path(folder))
     except DataError as err:
         return ValidationReport(str(folder), err.problems, err.truncated)
-    tables, log = normalise_tables(raw, files=files)
+    _, log = normalise_tables(raw, files=files)
     rows = {name: frame.height for name, frame in raw.items()}
     order = {files.get(n, n): i for i, n in enumerate(TABLE_NAMES)}
     problems = sorted(log.problems, key=lambda p: (order.get(p.file, -1), p.row or 0))
     return ValidationReport(str(folder), tuple(problems), log.truncated, rows)
-
-
-__all__ += ["TableFile"]

@@ -72,8 +72,10 @@ def collect(
         found_expr = pl.col(found)
     else:
         found_expr = found
-    failing = frame.lazy().filter(bad.fill_null(False)).select(
-        pl.col(ROW), found_expr.cast(pl.String).alias("__found")
+    failing = (
+        frame.lazy()
+        .filter(bad.fill_null(False))
+        .select(pl.col(ROW), found_expr.cast(pl.String).alias("__found"))
     )
     counted = failing.select(pl.len()).collect().item()
     if counted == 0:
@@ -110,10 +112,19 @@ def collect_messages(
     counted = failing.select(pl.len()).collect().item()
     if counted == 0:
         return
-    shown = failing.select(ROW, pl.col(found).cast(pl.String), message).head(CAP_PER_CHECK).collect()
+    shown = (
+        failing.select(ROW, pl.col(found).cast(pl.String), message).head(CAP_PER_CHECK).collect()
+    )
     problems = [
-        Problem(file=file, row=int(row), column=column, found=echo(value), expected=expected,
-                fix=str(text), severity=severity)
+        Problem(
+            file=file,
+            row=int(row),
+            column=column,
+            found=echo(value),
+            expected=expected,
+            fix=str(text),
+            severity=severity,
+        )
         for row, value, text in shown.iter_rows()
     ]
     log.extend(problems, more=max(0, counted - CAP_PER_CHECK))

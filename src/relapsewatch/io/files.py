@@ -43,13 +43,31 @@ class TableFile:
 def find_tables(folder: Path, names: tuple[str, ...]) -> dict[str, TableFile]:
     """The table files present in ``folder`` (only the given table names)."""
     if not folder.exists():
-        raise DataError([Problem(str(folder), None, None, "no such folder",
-                                 "a folder of canonical tables",
-                                 "check the path; give the folder that holds patients.csv etc.")])
+        raise DataError(
+            [
+                Problem(
+                    str(folder),
+                    None,
+                    None,
+                    "no such folder",
+                    "a folder of canonical tables",
+                    "check the path; give the folder that holds patients.csv etc.",
+                )
+            ]
+        )
     if not folder.is_dir():
-        raise DataError([Problem(str(folder), None, None, "a file, not a folder",
-                                 "a folder of canonical tables",
-                                 "give the folder that holds the table files, not one file")])
+        raise DataError(
+            [
+                Problem(
+                    str(folder),
+                    None,
+                    None,
+                    "a file, not a folder",
+                    "a folder of canonical tables",
+                    "give the folder that holds the table files, not one file",
+                )
+            ]
+        )
     found: dict[str, TableFile] = {}
     problems: list[Problem] = []
     for name in names:
@@ -61,11 +79,16 @@ def find_tables(folder: Path, names: tuple[str, ...]) -> dict[str, TableFile]:
         if (folder / name).is_dir() and any((folder / name).glob("*.parquet")):
             candidates.append(TableFile(name, folder / name, "parquet"))
         if len(candidates) > 1:
-            problems.append(Problem(
-                str(folder), None, None,
-                " and ".join(c.path.name for c in candidates), f"one file for '{name}'",
-                f"keep only one of the {name} files so it is clear which one to read",
-            ))
+            problems.append(
+                Problem(
+                    str(folder),
+                    None,
+                    None,
+                    " and ".join(c.path.name for c in candidates),
+                    f"one file for '{name}'",
+                    f"keep only one of the {name} files so it is clear which one to read",
+                )
+            )
         elif candidates:
             found[name] = candidates[0]
     if problems:
@@ -82,26 +105,35 @@ def read_raw(table: TableFile, *, patient_ids: pl.Series | None = None) -> pl.Da
     try:
         if table.format == "csv":
             frame = pl.read_csv(
-                table.path, infer_schema=False, encoding="utf8", raise_if_empty=True,
+                table.path,
+                infer_schema=False,
+                encoding="utf8",
+                raise_if_empty=True,
                 truncate_ragged_lines=False,
             )
         else:
-            source = (
-                sorted(table.path.glob("*.parquet")) if table.path.is_dir() else table.path
-            )
+            source = sorted(table.path.glob("*.parquet")) if table.path.is_dir() else table.path
             frame = pl.read_parquet(source)
     except (pl.exceptions.PolarsError, OSError, pa.ArrowException, UnicodeDecodeError) as exc:
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise DataError([Problem(
-            table.display, None, None, f"a file that could not be read ({reason})",
-            f"a {table.format.upper()} file with a header row",
-            "save the table as UTF-8 CSV with a header row (or as Parquet) and try again",
-        )]) from None
+        raise DataError(
+            [
+                Problem(
+                    table.display,
+                    None,
+                    None,
+                    f"a file that could not be read ({reason})",
+                    f"a {table.format.upper()} file with a header row",
+                    "save the table as UTF-8 CSV with a header row (or as Parquet) and try again",
+                )
+            ]
+        ) from None
     frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
     frame = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
     if patient_ids is not None and "patient_id" in frame.columns:
-        frame = frame.filter(pl.col("patient_id").cast(pl.String).str.strip_chars()
-                             .is_in(patient_ids.implode()))
+        frame = frame.filter(
+            pl.col("patient_id").cast(pl.String).str.strip_chars().is_in(patient_ids.implode())
+        )
     return frame
 
 
@@ -118,8 +150,9 @@ def _write_one(frame: pl.DataFrame, path: Path, fmt: Format) -> None:
         frame.write_parquet(path, compression="zstd", statistics=True)
 
 
-def write_tables(tables: Mapping[str, pl.DataFrame], folder: str | os.PathLike[str], *,
-                 format: Format = "csv") -> dict[str, Path]:
+def write_tables(
+    tables: Mapping[str, pl.DataFrame], folder: str | os.PathLike[str], *, format: Format = "csv"
+) -> dict[str, Path]:
     """Write each frame as ``NAME.csv`` or ``NAME.parquet`` into ``folder`` (created if needed).
 
     Each file is written to a temporary name and renamed into place, so a crash never leaves a
@@ -193,8 +226,12 @@ class TableWriter:
                 tmp.unlink()
         self._tmp.clear()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close(commit=exc_type is None)
 
 

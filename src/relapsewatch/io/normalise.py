@@ -57,7 +57,11 @@ def _check_header(raw: pl.DataFrame, table: schema.FileTable, file: str, log: Pr
         if name not in raw.columns:
             log.add(
                 Problem(
-                    file, None, name, "no such column", f"a column named '{name}'",
+                    file,
+                    None,
+                    name,
+                    "no such column",
+                    f"a column named '{name}'",
                     f"add the column '{name}' to the header ({table.columns[0].name}, ... see "
                     "docs/data-contract.md)",
                 )
@@ -67,7 +71,10 @@ def _check_header(raw: pl.DataFrame, table: schema.FileTable, file: str, log: Pr
         if name != ROW and name not in table.column_names:
             log.add(
                 Problem(
-                    file, None, name, f"an extra column '{name}'",
+                    file,
+                    None,
+                    name,
+                    f"an extra column '{name}'",
                     f"only the columns {', '.join(table.column_names)}",
                     "the column was not read; rename it if it is one of the expected columns, "
                     "or remove it",
@@ -84,30 +91,43 @@ def _with_optional_columns(raw: pl.DataFrame, table: schema.FileTable) -> pl.Dat
     )
 
 
-def _check_required(frame: pl.DataFrame, table: schema.FileTable, file: str,
-                    log: ProblemLog) -> None:
+def _check_required(
+    frame: pl.DataFrame, table: schema.FileTable, file: str, log: ProblemLog
+) -> None:
     for column in table.columns:
         if column.required and not column.nullable:
             collect(
-                frame, blank(column.name), log=log, file=file, column=column.name,
+                frame,
+                blank(column.name),
+                log=log,
+                file=file,
+                column=column.name,
                 expected=f"a value ({column.description.rstrip('.')})",
                 fix=f"fill in '{column.name}'; this column may not be empty",
             )
 
 
-def _check_dates(frame: pl.DataFrame, columns: tuple[str, ...], file: str,
-                 log: ProblemLog) -> pl.DataFrame:
+def _check_dates(
+    frame: pl.DataFrame, columns: tuple[str, ...], file: str, log: ProblemLog
+) -> pl.DataFrame:
     parsed = frame.with_columns(_date(c).alias(f"__{c}") for c in columns)
     for c in columns:
         collect(
-            parsed, ~blank(c) & pl.col(f"__{c}").is_null(), log=log, file=file, column=c,
+            parsed,
+            ~blank(c) & pl.col(f"__{c}").is_null(),
+            log=log,
+            file=file,
+            column=c,
             expected="a date written YYYY-MM-DD (e.g. 2024-03-01)",
             fix="write the full date as year-month-day; partial dates are not guessed",
         )
         collect(
             parsed,
             (pl.col(f"__{c}") < _EARLIEST) | (pl.col(f"__{c}") > pl.lit(dt.date(2200, 1, 1))),
-            log=log, file=file, column=c, expected="a date between 1900 and 2200",
+            log=log,
+            file=file,
+            column=c,
+            expected="a date between 1900 and 2200",
             fix="check the year",
         )
     return parsed.with_columns(pl.col(f"__{c}").alias(c) for c in columns).drop(
@@ -115,21 +135,28 @@ def _check_dates(frame: pl.DataFrame, columns: tuple[str, ...], file: str,
     )
 
 
-def _check_allowed(frame: pl.DataFrame, table: schema.FileTable, file: str,
-                   log: ProblemLog) -> pl.DataFrame:
+def _check_allowed(
+    frame: pl.DataFrame, table: schema.FileTable, file: str, log: ProblemLog
+) -> pl.DataFrame:
     """Categorical columns: case-insensitive match to the allowed spelling."""
     out = frame
     for column in table.columns:
         if column.allowed is None or column.name not in frame.columns:
             continue
         lookup = {value.lower(): value for value in column.allowed}
-        canonical = pl.col(column.name).str.to_lowercase().replace_strict(
-            lookup, default=None, return_dtype=pl.String
+        canonical = (
+            pl.col(column.name)
+            .str.to_lowercase()
+            .replace_strict(lookup, default=None, return_dtype=pl.String)
         )
         out = out.with_columns(canonical.alias(f"__{column.name}"))
         collect(
-            out, ~blank(column.name) & pl.col(f"__{column.name}").is_null(), log=log, file=file,
-            column=column.name, expected="one of " + ", ".join(column.allowed),
+            out,
+            ~blank(column.name) & pl.col(f"__{column.name}").is_null(),
+            log=log,
+            file=file,
+            column=column.name,
+            expected="one of " + ", ".join(column.allowed),
             fix=f"use one of the listed values for '{column.name}'",
         )
         out = out.with_columns(pl.col(f"__{column.name}").alias(column.name)).drop(
@@ -140,15 +167,26 @@ def _check_allowed(frame: pl.DataFrame, table: schema.FileTable, file: str,
 
 def _patients(frame: pl.DataFrame, file: str, log: ProblemLog) -> pl.DataFrame:
     dup = pl.col("patient_id").is_duplicated() & pl.col("patient_id").is_not_null()
-    collect(frame, dup, log=log, file=file, column="patient_id",
-            expected="each patient_id once", fix="remove or merge the duplicate patient row")
+    collect(
+        frame,
+        dup,
+        log=log,
+        file=file,
+        column="patient_id",
+        expected="each patient_id once",
+        fix="remove or merge the duplicate patient row",
+    )
     year = pl.col("birth_year").cast(pl.String).str.strip_chars()
     parsed = year.cast(pl.Int32, strict=False)
     collect(
         frame,
-        year.is_not_null() & (year != "")
+        year.is_not_null()
+        & (year != "")
         & (parsed.is_null() | (parsed < 1900) | (parsed > dt.date.today().year)),
-        log=log, file=file, column="birth_year", expected="a four-digit year, e.g. 1958",
+        log=log,
+        file=file,
+        column="birth_year",
+        expected="a four-digit year, e.g. 1958",
         fix="write the year of birth as a number, or leave it empty",
     )
     frame = frame.with_columns(parsed.alias("birth_year"))
@@ -167,11 +205,13 @@ def _measurement_values(frame: pl.DataFrame) -> pl.DataFrame:
     lower = text.str.to_lowercase()
     words = lower.str.replace_all(r"[\s-]+", "_")
     return frame.with_columns(
-        pl.when(text.str.contains(_NUMBER)).then(text.cast(pl.Float64, strict=False))
+        pl.when(text.str.contains(_NUMBER))
+        .then(text.cast(pl.Float64, strict=False))
         .alias("__number"),
         pl.when(lower.is_in(list(_NONQUANT_WORDS)) | text.str.contains(_BELOW))
         .then(pl.lit(schema.DETECTED_NONQUANTIFIABLE))
-        .when(words.is_in(list(schema.QUALITATIVE_RESULTS))).then(words)
+        .when(words.is_in(list(schema.QUALITATIVE_RESULTS)))
+        .then(words)
         .alias("__result"),
         text.str.extract(_BELOW, 1).cast(pl.Float64, strict=False).alias("__limit"),
     )
@@ -198,8 +238,13 @@ def _unit_factors(frame: pl.DataFrame) -> pl.DataFrame:
         rows.append((test, unit, has_number, factor, message))
     return pl.DataFrame(
         rows,
-        schema={"test": pl.String, "unit": pl.String, "__has_number": pl.Boolean,
-                "__factor": pl.Float64, "__unit_problem": pl.String},
+        schema={
+            "test": pl.String,
+            "unit": pl.String,
+            "__has_number": pl.Boolean,
+            "__factor": pl.Float64,
+            "__unit_problem": pl.String,
+        },
         orient="row",
     )
 
@@ -207,12 +252,14 @@ def _unit_factors(frame: pl.DataFrame) -> pl.DataFrame:
 def _measurements(frame: pl.DataFrame, file: str, log: ProblemLog) -> pl.DataFrame:
     frame = frame.with_columns(clean_text("test"), clean_text("unit"), clean_text("method"))
     lookup = analyte_lookup_frame(frame["test"])
-    frame = frame.rename({"test": "reported_test"}).join(
-        lookup, on="reported_test", how="left"
-    )
+    frame = frame.rename({"test": "reported_test"}).join(lookup, on="reported_test", how="left")
     collect(
-        frame, pl.col("reported_test").is_not_null() & pl.col("test").is_null(), log=log,
-        file=file, column="test", found="reported_test",
+        frame,
+        pl.col("reported_test").is_not_null() & pl.col("test").is_null(),
+        log=log,
+        file=file,
+        column="test",
+        found="reported_test",
         expected="a canonical test name or LOINC code (e.g. serum_m_protein or 33358-3)",
         fix="use one of: " + ", ".join(ANALYTES),
     )
@@ -221,10 +268,14 @@ def _measurements(frame: pl.DataFrame, file: str, log: ProblemLog) -> pl.DataFra
     is_qual = pl.col("test").is_in(qualitative)
     collect(
         frame,
-        pl.col("test").is_not_null() & ~blank("value") & ~is_qual
+        pl.col("test").is_not_null()
+        & ~blank("value")
+        & ~is_qual
         & pl.col("__number").is_null()
         & (pl.col("__result") != schema.DETECTED_NONQUANTIFIABLE).fill_null(True),
-        log=log, file=file, column="value",
+        log=log,
+        file=file,
+        column="value",
         expected="a number, or '<' and a number, or 'trace' for this test",
         fix="write the number the lab reported (0 means not detected); a qualitative word "
         "belongs to an immunofixation, clonality or MRD test",
@@ -234,66 +285,114 @@ def _measurements(frame: pl.DataFrame, file: str, log: ProblemLog) -> pl.DataFra
             continue
         collect(
             frame,
-            (pl.col("test") == analyte.name) & ~blank("value")
+            (pl.col("test") == analyte.name)
+            & ~blank("value")
             & ~pl.col("__result").is_in(list(analyte.results)).fill_null(False),
-            log=log, file=file, column="value",
+            log=log,
+            file=file,
+            column="value",
             expected=f"one of {', '.join(analyte.results)} for {analyte.name}",
             fix=f"write the {analyte.label} result as one of the listed words",
         )
     frame = frame.with_columns(
-        pl.when(is_qual).then(pl.lit(None, pl.Float64)).otherwise(pl.col("__number"))
+        pl.when(is_qual)
+        .then(pl.lit(None, pl.Float64))
+        .otherwise(pl.col("__number"))
         .alias("__number")
     )
     frame = frame.with_columns(
         (pl.col("__number").is_not_null() | pl.col("__limit").is_not_null()).alias("__has_number")
     )
     factors = _unit_factors(frame)
-    frame = frame.join(factors, on=["test", "unit", "__has_number"], how="left",
-                       nulls_equal=True)
-    collect_messages(frame, "__unit_problem", log=log, file=file, column="unit", found="unit",
-                     expected="a unit that fits the test")
-    collect(frame, pl.col("__number") < 0, log=log, file=file, column="value",
-            expected="a number of 0 or more", fix="a concentration cannot be negative")
+    frame = frame.join(factors, on=["test", "unit", "__has_number"], how="left", nulls_equal=True)
+    collect_messages(
+        frame,
+        "__unit_problem",
+        log=log,
+        file=file,
+        column="unit",
+        found="unit",
+        expected="a unit that fits the test",
+    )
+    collect(
+        frame,
+        pl.col("__number") < 0,
+        log=log,
+        file=file,
+        column="value",
+        expected="a number of 0 or more",
+        fix="a concentration cannot be negative",
+    )
     sensitivity_text = pl.col("sensitivity").cast(pl.String).str.strip_chars()
     sensitivity = sensitivity_text.cast(pl.Float64, strict=False)
     collect(
         frame,
         ~blank("sensitivity") & (sensitivity.is_null() | (sensitivity <= 0) | (sensitivity > 1)),
-        log=log, file=file, column="sensitivity", expected="a fraction such as 1e-5",
+        log=log,
+        file=file,
+        column="sensitivity",
+        expected="a fraction such as 1e-5",
         fix="write the MRD sensitivity as a number between 0 and 1 (e.g. 1e-5)",
     )
     is_mrd = pl.col("test") == "mrd"
-    collect(frame, is_mrd & blank("sensitivity"), log=log, file=file, column="sensitivity",
-            found="sensitivity", expected="the sensitivity of the MRD test (e.g. 1e-5)",
-            fix="add the sensitivity; an MRD result means nothing without it (IMWG 2016, D5)")
+    collect(
+        frame,
+        is_mrd & blank("sensitivity"),
+        log=log,
+        file=file,
+        column="sensitivity",
+        found="sensitivity",
+        expected="the sensitivity of the MRD test (e.g. 1e-5)",
+        fix="add the sensitivity; an MRD result means nothing without it (IMWG 2016, D5)",
+    )
     method = pl.col("method").str.to_uppercase()
-    collect(frame, is_mrd & ~method.is_in(["NGF", "NGS"]).fill_null(False), log=log, file=file,
-            column="method", expected="NGF or NGS for an MRD result",
-            fix="write the MRD method: NGF (next-generation flow) or NGS (sequencing)")
+    collect(
+        frame,
+        is_mrd & ~method.is_in(["NGF", "NGS"]).fill_null(False),
+        log=log,
+        file=file,
+        column="method",
+        expected="NGF or NGS for an MRD result",
+        fix="write the MRD method: NGF (next-generation flow) or NGS (sequencing)",
+    )
     frame = frame.with_columns(
         convert(pl.col("__number"), pl.col("__factor")).alias("value"),
         convert(pl.col("__limit"), pl.col("__factor")).alias("limit"),
         pl.col("__result").alias("result"),
-        pl.when(pl.col("test").is_not_null()).then(
+        pl.when(pl.col("test").is_not_null())
+        .then(
             pl.col("test").replace_strict(
                 {a.name: canonical_unit_label(a.name) for a in ANALYTES.values()},
-                default=None, return_dtype=pl.String,
+                default=None,
+                return_dtype=pl.String,
             )
-        ).alias("__canonical_unit"),
+        )
+        .alias("__canonical_unit"),
         pl.when(is_mrd).then(method).otherwise(pl.col("method")).alias("method"),
         sensitivity.alias("sensitivity"),
     )
     mixup = (pl.col("test") == "serum_m_protein") & (pl.col("value") > MIXUP_SERUM_M_PROTEIN_G_DL)
     collect(
-        frame, mixup, log=log, file=file, column="unit", severity="warning",
+        frame,
+        mixup,
+        log=log,
+        file=file,
+        column="unit",
+        severity="warning",
         found=pl.format("{} {}", pl.col("value"), pl.col("unit")),
         expected=f"a serum M-protein of at most {MIXUP_SERUM_M_PROTEIN_G_DL} g/dL",
         fix="this looks like a g/L value labelled g/dL (§5.1 U1); it is kept as reported and "
         "flagged probable_g_per_l_mixup: check the unit with the lab",
     )
-    collect(frame, (pl.col("test") == "bm_plasma_cells") & (pl.col("value") > 100), log=log,
-            file=file, column="value", expected="a percentage from 0 to 100",
-            fix="write bone-marrow plasma cells as a percentage")
+    collect(
+        frame,
+        (pl.col("test") == "bm_plasma_cells") & (pl.col("value") > 100),
+        log=log,
+        file=file,
+        column="value",
+        expected="a percentage from 0 to 100",
+        fix="write bone-marrow plasma cells as a percentage",
+    )
     frame = frame.with_columns(
         pl.when(mixup).then(pl.lit("probable_g_per_l_mixup")).alias("flags"),
         pl.col("unit").alias("reported_unit"),
@@ -317,18 +416,31 @@ def _treatments(frame: pl.DataFrame, file: str, log: ProblemLog) -> pl.DataFrame
         for name in unknown
     }
     frame = frame.with_columns(
-        pl.col("therapy").replace_strict(advice, default=None, return_dtype=pl.String)
+        pl.col("therapy")
+        .replace_strict(advice, default=None, return_dtype=pl.String)
         .alias("__therapy_problem")
     )
-    collect_messages(frame, "__therapy_problem", log=log, file=file, column="therapy",
-                     found="therapy", expected="a known therapy name")
-    collect(frame, pl.col("end_date") < pl.col("start_date"), log=log, file=file,
-            column="end_date", expected="an end date on or after the start date",
-            fix="check the dates; swap them if they were entered the wrong way round")
+    collect_messages(
+        frame,
+        "__therapy_problem",
+        log=log,
+        file=file,
+        column="therapy",
+        found="therapy",
+        expected="a known therapy name",
+    )
+    collect(
+        frame,
+        pl.col("end_date") < pl.col("start_date"),
+        log=log,
+        file=file,
+        column="end_date",
+        expected="an end date on or after the start date",
+        fix="check the dates; swap them if they were entered the wrong way round",
+    )
     frame = (
         frame.rename({"therapy": "reported_therapy"})
-        .join(resolved.filter(pl.col("therapy").is_not_null()), on="reported_therapy",
-              how="inner")
+        .join(resolved.filter(pl.col("therapy").is_not_null()), on="reported_therapy", how="inner")
         .sort(ROW, "component")
     )
     return frame.select(ROW, *schema.TREATMENTS)
@@ -338,8 +450,9 @@ def _findings(frame: pl.DataFrame, file: str, log: ProblemLog) -> pl.DataFrame:
     return frame.with_columns(clean_text("detail")).select(ROW, *schema.FINDINGS)
 
 
-def normalise_table(name: str, raw: pl.DataFrame, *, file: str,
-                    log: ProblemLog) -> pl.DataFrame | None:
+def normalise_table(
+    name: str, raw: pl.DataFrame, *, file: str, log: ProblemLog
+) -> pl.DataFrame | None:
     """Validate one raw table and return its canonical frame (with ``__row``).
 
     Returns ``None`` when the header is unusable; row problems are added to ``log`` and the
@@ -349,8 +462,9 @@ def normalise_table(name: str, raw: pl.DataFrame, *, file: str,
     if not _check_header(raw, table, file, log):
         return None
     frame = _with_optional_columns(raw, table)
-    frame = frame.with_columns(clean_text(c) for c in table.column_names
-                               if frame.schema[c] == pl.String)
+    frame = frame.with_columns(
+        clean_text(c) for c in table.column_names if frame.schema[c] == pl.String
+    )
     _check_required(frame, table, file, log)
     dates = tuple(c.name for c in table.columns if c.kind == "date")
     frame = _check_dates(frame, dates, file, log)
@@ -364,8 +478,9 @@ def normalise_table(name: str, raw: pl.DataFrame, *, file: str,
     return _findings(frame, file, log)
 
 
-def check_patient_references(frames: Mapping[str, pl.DataFrame], files: Mapping[str, str],
-                             log: ProblemLog) -> None:
+def check_patient_references(
+    frames: Mapping[str, pl.DataFrame], files: Mapping[str, str], log: ProblemLog
+) -> None:
     """Every patient_id in another table must exist in patients."""
     known = frames["patients"].select("patient_id").unique()
     for name, frame in frames.items():
@@ -377,7 +492,11 @@ def check_patient_references(frames: Mapping[str, pl.DataFrame], files: Mapping[
             .unique(subset=ROW, keep="first", maintain_order=True)
         )
         collect(
-            orphan, pl.lit(True), log=log, file=files[name], column="patient_id",
+            orphan,
+            pl.lit(True),
+            log=log,
+            file=files[name],
+            column="patient_id",
             expected="a patient_id listed in patients",
             fix="add the patient to the patients table, or correct the id",
         )

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 import pint
 import polars as pl
@@ -33,7 +34,7 @@ __all__ = [
 #: U1: a serum M-protein above this many g/dL is a probable g/L mix-up (flagged, not changed).
 MIXUP_SERUM_M_PROTEIN_G_DL = 15
 
-_UREG = pint.UnitRegistry(non_int_type=Decimal)
+_UREG: Any = pint.UnitRegistry(non_int_type=Decimal)
 
 # Spellings labs use that pint does not parse as written. "/24h" is a per-day amount.
 _SPELLINGS: tuple[tuple[str, str], ...] = (
@@ -126,8 +127,13 @@ def conversion_factor(test: str, unit: str | None) -> Decimal:
         raise UnitError(f"{unit!r} is impossible: {_why_impossible(analyte, unit)}")
     try:
         quantity = _UREG.Quantity(Decimal(1), text)
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
-            AttributeError, TypeError) as exc:
+    except (
+        pint.errors.UndefinedUnitError,
+        pint.errors.DefinitionSyntaxError,
+        ValueError,
+        AttributeError,
+        TypeError,
+    ) as exc:
         raise UnitError(
             f"unknown unit {unit!r} for {analyte.label}; expected {_examples(analyte)}"
         ) from exc
