@@ -1,0 +1,1 @@
+"""Treatment-options knowledge, key-information pages and the help-and-support directory."""
