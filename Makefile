@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SYSDEPS := $(VENV)/.system-deps
 
 .PHONY: demo test lint typecheck unit bench clean
 
@@ -11,6 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+# Debian packages for browser and PostgreSQL tests (installed by the project, never by hand).
+$(SYSDEPS): scripts/install-system-deps $(STAMP)
+	./scripts/install-system-deps
+	touch $(SYSDEPS)
 
 demo: $(STAMP)
 	$(BIN)/relapsewatch validate examples/valid
@@ -22,7 +28,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(SYSDEPS)
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit
