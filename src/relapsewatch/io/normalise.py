@@ -405,16 +405,7 @@ def _treatments(frame: pl.DataFrame, file: str, log: ProblemLog) -> pl.DataFrame
     frame = frame.with_columns(clean_text("therapy"))
     resolved = drugs.resolve_therapies(frame["therapy"].drop_nulls())
     unknown = resolved.filter(pl.col("therapy").is_null())["reported_therapy"].to_list()
-    advice = {
-        name: (
-            f"unknown therapy; did you mean {', '.join(repr(s) for s in hints)}? Use a generic "
-            "drug name, a brand name, a regimen abbreviation or a procedure"
-            if (hints := drugs.suggest_therapies(name))
-            else "unknown therapy: use a generic drug name, a brand name, a regimen "
-            "abbreviation or a procedure (see docs/data-contract.md)"
-        )
-        for name in unknown
-    }
+    advice = {name: drugs.unknown_therapy_message(name) for name in unknown}
     frame = frame.with_columns(
         pl.col("therapy")
         .replace_strict(advice, default=None, return_dtype=pl.String)
