@@ -1,0 +1,292 @@
+"""The app database: SQLAlchemy 2 models of the canonical inputs, import batches and derived courses.
+
+Tables
+------
+``import_batches``
+    One row per committed import or form entry: source, content hash (idempotency), row counts,
+    times. Clinical rows point at the batch that added them.
+``patients`` / ``measurements`` / ``treatments`` / ``findings``
+    The canonical frames of :mod:`relapsewatch.schema`, one row per fact. Each clinical row keeps
+    ``row_digest``: the SHA-256 of its canonical JSON plus its occurrence number among identical
+    rows of the same patient, so re-importing a file adds only what is new. ``patients.version``
+    grows by one whenever the patient's records change (optimistic concurrency).
+``patient_courses`` / ``course_lines`` / ``course_relapses`` / ``course_responses`` /
+``course_status``
+    The derived course of each patient as the engine returned it (DESIGN "Derived tables"),
+    stored with the engine version, a digest of the inputs it was derived from and a digest of
+    the course itself. The documented columns are typed; any further column the engine returns
+    (evidence, exposure and refractory conditions) is kept in ``details`` as canonical JSON, and
+    ``patient_courses.frame_schemas`` records every frame's columns and types so
+    :func:`relapsewatch.store.repository.load_course` gives the frames back exactly.
+
+Every foreign key is covered by an index whose leading columns are the key (RELIABILITY F4f).
+Patient references cascade on delete, so erasing a patient leaves no rows behind (issue 6).
+Further tables (users, care teams, audit) attach to ``patients.patient_id`` the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "CourseLine",
+    "CourseRelapse",
+    "CourseResponse",
+    "CourseStatus",
+    "Finding",
+    "ImportBatch",
+    "Measurement",
+    "Patient",
+    "PatientCourse",
+    "Treatment",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: A 64-bit key that SQLite still treats as its auto-incrementing rowid.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+#: Hex SHA-256.
+Digest = String(64)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _patient_fk() -> Mapped[str]:
+    return mapped_column(Text, ForeignKey("patients.patient_id", ondelete="CASCADE"))
+
+
+def _batch_fk() -> Mapped[int]:
+    return mapped_column(RowId, ForeignKey("import_batches.id"), index=True)
+
+
+class ImportBatch(Base):
+    """One committed import (``kind='import'``) or form entry (``kind='entry'``)."""
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(Text)
+    #: SHA-256 of the canonical content (row order ignored); identical content imports once.
+    content_hash: Mapped[str] = mapped_column(Digest, unique=True)
+    engine_version: Mapped[str] = mapped_column(Text)
+    patients_new: Mapped[int] = mapped_column(Integer)
+    patients_updated: Mapped[int] = mapped_column(Integer)
+    measurements_added: Mapped[int] = mapped_column(Integer)
+    treatments_added: Mapped[int] = mapped_column(Integer)
+    findings_added: Mapped[int] = mapped_column(Integer)
+    #: Rows of the input that were already stored (re-imported overlap), not added again.
+    rows_already_stored: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: Set in the same transaction just before COMMIT: a batch row exists only if committed.
+    committed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Patient(Base):
+    """A patient (canonical ``patients`` frame) and the version of their records."""
+
+    __tablename__ = "patients"
+
+    patient_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    disease: Mapped[str] = mapped_column(String(32))
+    diagnosis_date: Mapped[dt.date] = mapped_column(Date)
+    heavy_chain: Mapped[str | None] = mapped_column(String(16))
+    light_chain: Mapped[str | None] = mapped_column(String(16))
+    sex: Mapped[str | None] = mapped_column(String(16))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    #: Grows by one with every change to the patient's records; writers compare it (409).
+    version: Mapped[int] = mapped_column(Integer)
+    batch_id: Mapped[int] = _batch_fk()
+
+
+class Measurement(Base):
+    """One result in canonical units (canonical ``measurements`` frame)."""
+
+    __tablename__ = "measurements"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "row_digest"),
+        Index(None, "patient_id", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = _patient_fk()
+    date: Mapped[dt.date] = mapped_column(Date)
+    test: Mapped[str] = mapped_column(String(40))
+    value: Mapped[float | None] = mapped_column(Double)
+    result: Mapped[str | None] = mapped_column(String(40))
+    limit: Mapped[float | None] = mapped_column(Double)
+    unit: Mapped[str | None] = mapped_column(String(40))
+    method: Mapped[str | None] = mapped_column(Text)
+    sensitivity: Mapped[float | None] = mapped_column(Double)
+    reported_test: Mapped[str | None] = mapped_column(Text)
+    reported_unit: Mapped[str | None] = mapped_column(Text)
+    flags: Mapped[str | None] = mapped_column(Text)
+    row_digest: Mapped[str] = mapped_column(Digest)
+    batch_id: Mapped[int] = _batch_fk()
+
+
+class Treatment(Base):
+    """One drug or procedure, one administration or continuous course (``treatments`` frame)."""
+
+    __tablename__ = "treatments"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "row_digest"),
+        Index(None, "patient_id", "start_date"),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = _patient_fk()
+    therapy: Mapped[str] = mapped_column(Text)
+    #: The drug classes of §2.3 as a JSON array, in the order the vocabulary gives them.
+    drug_classes: Mapped[list[str]] = mapped_column(JSON)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    intent: Mapped[str | None] = mapped_column(String(32))
+    reported_therapy: Mapped[str | None] = mapped_column(Text)
+    row_digest: Mapped[str] = mapped_column(Digest)
+    batch_id: Mapped[int] = _batch_fk()
+
+
+class Finding(Base):
+    """One clinical finding or event (``findings`` frame)."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "row_digest"),
+        Index(None, "patient_id", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = _patient_fk()
+    date: Mapped[dt.date] = mapped_column(Date)
+    finding: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    row_digest: Mapped[str] = mapped_column(Digest)
+    batch_id: Mapped[int] = _batch_fk()
+
+
+class PatientCourse(Base):
+    """The header of a patient's stored course: versions, digests and list-view facts."""
+
+    __tablename__ = "patient_courses"
+
+    patient_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("patients.patient_id", ondelete="CASCADE"), primary_key=True
+    )
+    #: ``relapsewatch <version>; <config name> <config digest>``: what derived this course.
+    engine_version: Mapped[str] = mapped_column(Text)
+    #: SHA-256 of the patient's stored canonical inputs the course was derived from.
+    input_digest: Mapped[str] = mapped_column(Digest)
+    #: SHA-256 of the four derived frames (schemas and rows), for byte-identity checks (E7).
+    course_digest: Mapped[str] = mapped_column(Digest)
+    #: Canonical JSON: {frame: [[column, dtype], ...]} in the engine's column order.
+    frame_schemas: Mapped[str] = mapped_column(Text)
+    #: An unconfirmed PD after the last confirmed event (list flag "progression suspected").
+    progression_suspected: Mapped[bool] = mapped_column(Boolean)
+    #: Date of the patient's latest stored measurement.
+    last_result_date: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class CourseLine(Base):
+    """One line of therapy (derived ``lines`` frame)."""
+
+    __tablename__ = "course_lines"
+
+    patient_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("patients.patient_id", ondelete="CASCADE"), primary_key=True
+    )
+    #: Position of the row in the engine's frame for this patient (0, 1, ...).
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line: Mapped[int | None] = mapped_column(Integer)
+    start_date: Mapped[dt.date | None] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    regimen: Mapped[str | None] = mapped_column(Text)
+    best_response: Mapped[str | None] = mapped_column(String(16))
+    progression_date: Mapped[dt.date | None] = mapped_column(Date)
+    refractory_to: Mapped[str | None] = mapped_column(Text)
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)
+
+
+class CourseRelapse(Base):
+    """One numbered relapse (derived ``relapses`` frame)."""
+
+    __tablename__ = "course_relapses"
+
+    patient_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("patients.patient_id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    relapse_number: Mapped[int | None] = mapped_column(Integer)
+    date: Mapped[dt.date | None] = mapped_column(Date)
+    confirmed_date: Mapped[dt.date | None] = mapped_column(Date)
+    line: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str | None] = mapped_column(String(32))
+    criterion: Mapped[str | None] = mapped_column(Text)
+    primary_refractory: Mapped[bool | None] = mapped_column(Boolean)
+    details: Mapped[str] = mapped_column(Text)
+
+
+class CourseResponse(Base):
+    """One response assessment (derived ``responses`` frame)."""
+
+    __tablename__ = "course_responses"
+
+    patient_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("patients.patient_id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    date: Mapped[dt.date | None] = mapped_column(Date)
+    line: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[str | None] = mapped_column(String(16))
+    confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    pathway: Mapped[str | None] = mapped_column(String(32))
+    flags: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)
+
+
+class CourseStatus(Base):
+    """Where the patient is now (derived ``status`` frame, one row per patient)."""
+
+    __tablename__ = "course_status"
+
+    patient_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("patients.patient_id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    as_of: Mapped[dt.date | None] = mapped_column(Date)
+    lines_received: Mapped[int | None] = mapped_column(Integer)
+    current_line: Mapped[int | None] = mapped_column(Integer)
+    relapses: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str | None] = mapped_column(String(32))
+    latest_response: Mapped[str | None] = mapped_column(String(16))
+    triple_class_exposed: Mapped[bool | None] = mapped_column(Boolean)
+    triple_class_refractory: Mapped[bool | None] = mapped_column(Boolean)
+    penta_refractory: Mapped[bool | None] = mapped_column(Boolean)
+    details: Mapped[str] = mapped_column(Text)
