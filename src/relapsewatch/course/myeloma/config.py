@@ -67,6 +67,23 @@ class MyelomaCourseConfig:
     pd_marrow_abs_pct: float = 10.0  # P4
     pd_marrow_rel_pct: float = 25.0  # P4
 
+    # --- time-point response thresholds (R rules; Kumar 2016 table, Rajkumar 2011 FLC-only) ------
+    mr_serum_reduction_pct: float = 25.0  # R-MR: red(S) >= 25 %
+    pr_serum_reduction_pct: float = 50.0  # R-PR: red(S) >= 50 %
+    vgpr_serum_reduction_pct: float = 90.0  # R-VGPR (b): red(S) >= 90 %
+    vgpr_urine_mg_24h: float = 100.0  # R-VGPR (b): U < 100 mg/24h
+    pr_urine_reduction_pct: float = 90.0  # R-PR: red(U) >= 90 % ...
+    pr_urine_mg_24h: float = 200.0  # R-PR: ... or U < 200 mg/24h
+    mr_urine_reduction_pct: float = 50.0  # R-MR: red(U) >= 50 %
+    flc_pr_reduction_pct: float = 50.0  # R-PR-FLC: red(dFLC) >= 50 %
+    flc_vgpr_reduction_pct: float = 90.0  # R-VGPR-FLC: red(dFLC) > 90 % (strictly)
+    marrow_pr_reduction_pct: float = 50.0  # R-PR-BM: red(BMPC) >= 50 %
+    cr_marrow_pct: float = 5.0  # R-CR: latest BMPC < 5 %
+    relapse_marrow_pct: float = 5.0  # X1/X2: BMPC >= 5 %
+    # C3: a death with no recorded cause confirms a pending PD (a cause naming another disease
+    # does not); False requires the cause to name myeloma or progression.
+    death_of_unknown_cause_confirms_pd: bool = True
+
     # --- clinical relapse candidate signals (X3, A-30) -----------------------------------------
     hypercalcaemia_mg_dl: float = 11.0  # > 11.0 mg/dL (older tables: >= 11.5)
     haemoglobin_drop_g_dl: float = 2.0  # X3
