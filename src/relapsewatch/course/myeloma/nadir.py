@@ -1,0 +1,104 @@
+"""The nadir in force at each assessment: rules N1–N4 (``docs/criteria.md#n1``).
+
+IMWG 2016 measures progression from the "lowest confirmed response value". The default reading
+(N1, ``nadir_mode="confirmed_pair"``) is::
+
+    x_nad(t) = min(x0, min{ max(x_i, x_i+1) : consecutive i, i+1 in the line, dated < t })
+
+so a single low value (a haemolysed sample, a unit slip) becomes the nadir only once the next
+measurement confirms it. ``raw_min`` (N2) is ``min(x0, every x_i dated < t)``. The nadir resets
+at every line (N3: the frame is grouped by patient and line and ``x0`` is the line baseline) and
+unquantifiable values enter as 0 (N4: :func:`~.assessments.daily_results` stores them as 0).
+
+Everything is a window expression over the ``group`` column of a frame sorted by group and date.
+
+>>> import polars as pl
+>>> f = pl.DataFrame({"group": [1] * 6, "x0": [3_000_000] * 6,
+...     "x": [1_400_000, 1_200_000, 800_000, 800_000, 1_400_000, 900_000]})
+>>> f.select(nadir_in_force("x", "x0", mode="confirmed_pair")).to_series().to_list()
+[3000000, 3000000, 1400000, 1200000, 800000, 800000]
+>>> f.select(nadir_in_force("x", "x0", mode="raw_min")).to_series().to_list()
+[3000000, 1400000, 1200000, 800000, 800000, 800000]
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from relapsewatch.course.myeloma.config import MyelomaCourseConfig, NadirMode
+
+__all__ = ["NADIR_COLUMNS", "nadir_in_force", "with_nadirs"]
+
+#: value column -> (baseline column, nadir column)
+NADIR_COLUMNS: dict[str, tuple[str, str]] = {
+    "s": ("s0", "s_nad"),
+    "u": ("u0", "u_nad"),
+    "dflc": ("d0", "d_nad"),
+    "bmpc": ("bmpc0", "b_nad"),
+}
+
+
+def nadir_in_force(
+    value: str,
+    baseline: str,
+    *,
+    mode: NadirMode,
+    group: str = "group",
+    include_current: bool = False,
+) -> pl.Expr:
+    """The nadir in force at each row, from the baseline and the rows before it (N1/N2).
+
+    Rows where ``value`` is null are skipped when forming consecutive pairs; the nadir at a row
+    uses only rows strictly before it, so the value being tested never lowers its own nadir.
+    With ``include_current`` the row itself counts too: the nadir in force *after* the row (used
+    to report the confirmed nadir at the end of a line).
+    """
+    x = pl.col(value)
+    if mode == "confirmed_pair":
+        previous = x.forward_fill().shift(1)
+        pair_max = pl.when(x.is_not_null() & previous.is_not_null()).then(
+            pl.max_horizontal(x, previous)
+        )
+        earlier = pair_max.cum_min().forward_fill()
+    elif mode == "raw_min":
+        earlier = x.cum_min().forward_fill()
+    else:
+        raise ValueError(f"`nadir_mode` must be 'confirmed_pair' or 'raw_min', got {mode!r}")
+    if not include_current:
+        earlier = earlier.shift(1)
+    return pl.min_horizontal(pl.col(baseline), earlier.over(group)).alias(f"{value}_nadir")
+
+
+def with_nadirs(frame: pl.DataFrame, *, config: MyelomaCourseConfig) -> pl.DataFrame:
+    """Add ``s_nad``, ``u_nad``, ``d_nad`` (dFLC) and ``b_nad`` (marrow) to a line frame, and
+    ``tracked_nadir_after`` (the nadir of the pathway's tracked value in force after each row).
+
+    Marrow plasma cells always use the raw minimum: marrow results need no confirmation (C1), so
+    every marrow value is already a confirmed value (decision recorded in docs/criteria.md#n3).
+    """
+    expressions = []
+    for value, (baseline, name) in NADIR_COLUMNS.items():
+        mode: NadirMode = "raw_min" if value == "bmpc" else config.nadir_mode
+        expressions.append(nadir_in_force(value, baseline, mode=mode).alias(name))
+    tracked = {"s": "s0", "u": "u0", "dflc": "d0", "bmpc": "bmpc0"}
+    after = {
+        value: nadir_in_force(
+            value,
+            baseline,
+            mode="raw_min" if value == "bmpc" else config.nadir_mode,
+            include_current=True,
+        )
+        for value, baseline in tracked.items()
+    }
+    pathway = pl.col("pathway")
+    tracked_after = (
+        pl.when((pathway == "serum_urine") & pl.col("serum_involved"))
+        .then(after["s"])
+        .when(pathway == "serum_urine")
+        .then(after["u"])
+        .when(pathway == "flc_only")
+        .then(after["dflc"])
+        .when(pathway == "marrow_only")
+        .then(after["bmpc"])
+    )
+    return frame.with_columns(*expressions, tracked_nadir_after=tracked_after)

@@ -1,0 +1,413 @@
+"""IMWG 2016 responses, progression and relapse for every patient and line: the public entry
+point :func:`derive_responses` (spec §1).
+
+Given the lines of therapy (computed elsewhere), it combines results into assessments (A-28),
+takes each line's baseline and pathway (M1–M6), the nadir in force (N1–N4), the time-point
+response (R rules, U6), progression (P1–P8) and its confirmation (C3), the confirmed response
+(C2, C4–C6), relapse from CR and from MRD negativity (X1, X2), candidate CRAB signals (X3) and MRD
+status (D1–D5). Everything is vectorised across patients; nothing loops over patients in Python.
+
+>>> import datetime as dt
+>>> from relapsewatch.schema import MEASUREMENTS, PATIENTS, TREATMENTS, FINDINGS, empty_frame
+>>> d = dt.date
+>>> rows = [("p", d(2024, 1, 10), 3.0), ("p", d(2024, 2, 12), 1.4), ("p", d(2024, 3, 11), 1.2)]
+>>> m = pl.DataFrame([{"patient_id": p, "date": t, "test": "serum_m_protein", "value": v}
+...                   for p, t, v in rows]).with_columns(
+...     *(pl.lit(None, dtype=MEASUREMENTS[c]).alias(c) for c in MEASUREMENTS
+...       if c not in ("patient_id", "date", "test", "value")))
+>>> lines = pl.DataFrame({"patient_id": ["p"], "line": [1], "start_date": [d(2024, 1, 15)],
+...                       "next_start_date": [None]}, schema_overrides={"next_start_date": pl.Date})
+>>> result = derive_responses(m, lines, empty_frame(PATIENTS), empty_frame(TREATMENTS),
+...                           empty_frame(FINDINGS), config=MyelomaCourseConfig())
+>>> result.responses.select("date", "response", "confirmed").rows()
+[(datetime.date(2024, 2, 12), 'PR', True), (datetime.date(2024, 3, 11), 'PR', False)]
+>>> result.line_summary.select("best_response", "best_response_date").row(0)
+('PR', datetime.date(2024, 2, 12))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from relapsewatch.course.myeloma.assessments import (
+    CRAB_TESTS,
+    RESPONSE_TESTS,
+    build_assessments,
+    daily_results,
+    line_baselines,
+    line_frame,
+)
+from relapsewatch.course.myeloma.config import MyelomaCourseConfig
+from relapsewatch.course.myeloma.confirmation import with_confirmation
+from relapsewatch.course.myeloma.events import (
+    clinical_relapses,
+    crab_signals,
+    relapse_from_cr,
+    relapse_from_mrd,
+    with_relapse_signs,
+)
+from relapsewatch.course.myeloma.exact import format_micro
+from relapsewatch.course.myeloma.mrd import mrd_results
+from relapsewatch.course.myeloma.nadir import with_nadirs
+from relapsewatch.course.myeloma.progression import progression_tables, with_progression
+from relapsewatch.course.myeloma.rules import Criteria, criteria
+from relapsewatch.course.myeloma.timepoint import (
+    CATEGORY,
+    RANK,
+    with_antibody_interference,
+    with_cr_marrow,
+    with_evaluability,
+    with_timepoint_responses,
+)
+from relapsewatch.schema import require_columns
+
+__all__ = ["EvaluatedAssessments", "ResponseResult", "derive_responses", "evaluate_assessments"]
+
+_LINES = ("patient_id", "line", "start_date", "next_start_date")
+_MEASUREMENTS = ("patient_id", "date", "test", "value", "result", "method", "sensitivity")
+_FINDINGS = ("patient_id", "date", "finding", "detail")
+_TREATMENTS = ("patient_id", "drug_classes", "start_date", "end_date")
+
+#: Flags of the ``responses`` table, in the order they are written.
+RESPONSE_FLAGS: tuple[tuple[str, str], ...] = (
+    ("pd_unconfirmed", "pd_unconfirmed"),
+    ("confirmed_as", "confirmed_as=<category>"),
+    ("flag_confirmation_late", "confirmation_late"),
+    ("flag_awaiting_confirmation", "awaiting_confirmation"),
+    ("flag_urine_unassessed", "urine_unassessed"),
+    ("flag_cr_unconfirmed_marrow", "cr_unconfirmed_marrow"),
+    ("flag_scr_unassessed", "scr_unassessed_no_clonality"),
+    ("antibody_interference", "antibody_interference_possible"),
+    ("flag_light_chain_escape", "light_chain_escape_possible"),
+    ("pd_after_next_line", "pd_confirmed_after_next_line_start"),
+    ("imaging_flag", "imaging_progression"),
+    ("after_progression", "after_progression"),
+    ("nonquantifiable", "nonquantifiable_as_zero"),
+    ("duplicate", "duplicate_same_day"),
+    ("combined", "results_combined_within_tolerance"),
+    ("no_measurable_disease", "no_measurable_disease"),
+    ("missing_tracking_value", "missing_tracking_value"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseResult:
+    """Everything :func:`derive_responses` derives, one frame per concern.
+
+    Attributes
+    ----------
+    responses:
+        ``patient_id, date, line, response, confirmed, pathway, flags``: one row per assessment
+        per line, sorted by ``patient_id, date``. ``response`` is the time-point response;
+        ``confirmed`` says C2/C3 confirmed that category; ``flags`` is ``;``-joined.
+    progression:
+        ``patient_id, line, date, confirmed_date, criterion, rule``: the first confirmed PD of
+        each line (C3, C5), with readable evidence.
+    unconfirmed_progression:
+        ``patient_id, line, date, criterion, rule``: PD-qualifying assessments not confirmed,
+        up to the line's confirmed PD.
+    line_summary:
+        ``patient_id, line, best_response, best_response_date, pathway, baseline,
+        evaluable_assessments, reached_mr, first_response_date, nadir`` for every input line.
+    relapse_from_cr:
+        ``patient_id, line, date, confirmed_date, cr_date, criterion`` (X1).
+    relapse_from_mrd:
+        ``patient_id, line, date, confirmed_date, mrd_negative_date, criterion`` (X2).
+    crab_signals:
+        ``patient_id, line, date, signal, value, baseline, criterion`` (X3 candidates).
+    mrd:
+        ``patient_id, line, date, result, method, sensitivity, category, rule, in_cr,
+        sustained_since, criterion`` (D1–D5).
+    clinical_relapses:
+        ``patient_id, line, date, criterion``: adjudicated clinical relapses from the findings.
+    """
+
+    responses: pl.DataFrame
+    progression: pl.DataFrame
+    unconfirmed_progression: pl.DataFrame
+    line_summary: pl.DataFrame
+    relapse_from_cr: pl.DataFrame
+    relapse_from_mrd: pl.DataFrame
+    crab_signals: pl.DataFrame
+    mrd: pl.DataFrame
+    clinical_relapses: pl.DataFrame
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluatedAssessments:
+    """The evaluated assessment frame with the intermediate tables it was built from.
+
+    ``frame`` has one row per assessment per line plus one tail row per line (``is_tail``), with
+    every intermediate column (values and nadirs in micro-units, ``tp``, ``conf``, PD columns).
+    It is the engine's working table, exposed for tests and explanations, not a stable schema.
+    """
+
+    frame: pl.DataFrame
+    baselines: pl.DataFrame
+    daily: pl.DataFrame
+    rules: Criteria
+
+
+def _check_inputs(
+    measurements: pl.DataFrame,
+    lines: pl.DataFrame,
+    patients: pl.DataFrame,
+    treatments: pl.DataFrame,
+    findings: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    require_columns(measurements, _MEASUREMENTS, table="measurements")
+    require_columns(lines, _LINES, table="lines")
+    require_columns(patients, ("patient_id",), table="patients")
+    require_columns(treatments, _TREATMENTS, table="treatments")
+    require_columns(findings, _FINDINGS, table="findings")
+    lines = lines.select(
+        pl.col("patient_id").cast(pl.String),
+        pl.col("line").cast(pl.Int64),
+        pl.col("start_date").cast(pl.Date),
+        pl.col("next_start_date").cast(pl.Date),
+    )
+    patients = patients.select(
+        "patient_id",
+        *(
+            pl.col(c) if c in patients.columns else pl.lit(None, dtype=pl.String).alias(c)
+            for c in ("heavy_chain", "light_chain")
+        ),
+    )
+    return lines, patients, findings.select(_FINDINGS)
+
+
+def evaluate_assessments(
+    measurements: pl.DataFrame,
+    lines: pl.DataFrame,
+    patients: pl.DataFrame,
+    treatments: pl.DataFrame,
+    findings: pl.DataFrame,
+    *,
+    config: MyelomaCourseConfig,
+    as_of: date | None = None,
+) -> EvaluatedAssessments:
+    """Run the response engine up to the evaluated assessment frame (see
+    :class:`EvaluatedAssessments`). :func:`derive_responses` builds its tables from it."""
+    lines, patients, findings = _check_inputs(measurements, lines, patients, treatments, findings)
+    if as_of is not None:
+        findings = findings.filter(pl.col("date") <= as_of)
+        treatments = treatments.filter(pl.col("start_date") <= as_of)
+    rules = criteria(config)
+    daily = daily_results(measurements, (*RESPONSE_TESTS, *CRAB_TESTS), as_of=as_of)
+    assessments = build_assessments(daily, findings, config=config)
+    baselines = line_baselines(daily, lines, config=config, rules=rules)
+    frame = line_frame(assessments, lines, baselines)
+    frame = with_nadirs(frame, config=config)
+    frame = with_antibody_interference(frame, patients, treatments, config=config)
+    frame = with_evaluability(frame, rules=rules)
+    frame = with_cr_marrow(frame, daily, config=config)
+    frame = with_timepoint_responses(frame, config=config, rules=rules)
+    frame = with_progression(frame, findings, config=config, rules=rules)
+    frame = with_confirmation(frame, config=config)
+    frame = with_relapse_signs(frame, rules=rules)
+    return EvaluatedAssessments(frame=frame, baselines=baselines, daily=daily, rules=rules)
+
+
+def derive_responses(
+    measurements: pl.DataFrame,
+    lines: pl.DataFrame,
+    patients: pl.DataFrame,
+    treatments: pl.DataFrame,
+    findings: pl.DataFrame,
+    *,
+    config: MyelomaCourseConfig,
+    as_of: date | None = None,
+) -> ResponseResult:
+    """IMWG 2016 responses, progression and relapse per assessment and line.
+
+    Parameters
+    ----------
+    measurements:
+        Canonical MEASUREMENTS frame (:mod:`relapsewatch.schema`), values in canonical units.
+    lines:
+        ``patient_id: str, line: int, start_date: date, next_start_date: date | null``. The
+        nadir and baseline are per line (N3); a PD may be confirmed by an assessment after the
+        next line start (C3), a response may not (C2).
+    patients:
+        Canonical PATIENTS (``heavy_chain`` and ``light_chain`` for antibody interference, U6).
+    treatments:
+        Canonical TREATMENTS (anti-CD38 / anti-SLAMF7 exposure dates for U6).
+    findings:
+        Canonical FINDINGS: imaging events (P5), death (C3), clinical relapse (passed through).
+    config:
+        Thresholds and options (:class:`MyelomaCourseConfig`).
+    as_of:
+        Data cut-off: results, findings and treatments dated later are ignored.
+
+    Returns
+    -------
+    ResponseResult
+    """
+    evaluated = evaluate_assessments(
+        measurements, lines, patients, treatments, findings, config=config, as_of=as_of
+    )
+    frame, baselines, rules = evaluated.frame, evaluated.baselines, evaluated.rules
+    lines, _, findings = _check_inputs(measurements, lines, patients, treatments, findings)
+    if as_of is not None:
+        findings = findings.filter(pl.col("date") <= as_of)
+    progression, unconfirmed = progression_tables(frame, rules=rules)
+    mrd = mrd_results(measurements, lines, frame, config=config, rules=rules, as_of=as_of)
+    return ResponseResult(
+        responses=_responses_table(frame),
+        progression=progression,
+        unconfirmed_progression=unconfirmed,
+        line_summary=_line_summary(frame, lines, baselines),
+        relapse_from_cr=relapse_from_cr(frame),
+        relapse_from_mrd=relapse_from_mrd(frame, mrd),
+        crab_signals=crab_signals(evaluated.daily, findings, lines, baselines, rules=rules),
+        mrd=mrd,
+        clinical_relapses=clinical_relapses(findings, lines),
+    )
+
+
+def _category(rank: pl.Expr) -> pl.Expr:
+    return rank.replace_strict(CATEGORY, return_dtype=pl.String)
+
+
+def _responses_table(frame: pl.DataFrame) -> pl.DataFrame:
+    """The DESIGN ``responses`` table with its readable flags."""
+    own = frame.filter(~pl.col("is_tail"))
+    tp, conf = pl.col("tp"), pl.col("conf")
+    conditions = own.select(
+        "patient_id",
+        "date",
+        "line",
+        "pathway",
+        "tp",
+        "confirmed",
+        pd_unconfirmed=(tp == RANK["PD"]) & ~pl.col("pd_confirmed"),
+        confirmed_as=pl.when((conf != tp) & (tp >= RANK["SD"])).then(
+            pl.concat_str([pl.lit("confirmed_as="), _category(conf)])
+        ),
+        flag_confirmation_late="flag_confirmation_late",
+        flag_awaiting_confirmation="flag_awaiting_confirmation",
+        flag_urine_unassessed="flag_urine_unassessed",
+        flag_cr_unconfirmed_marrow="flag_cr_unconfirmed_marrow",
+        flag_scr_unassessed="flag_scr_unassessed",
+        antibody_interference="antibody_interference",
+        flag_light_chain_escape="flag_light_chain_escape",
+        pd_after_next_line=(pl.col("pd_confirmed_by") == "next")
+        & (pl.col("date") == pl.col("progression_date"))
+        & pl.col("next_start_date").is_not_null()
+        & (pl.col("pd_confirmed_date") >= pl.col("next_start_date")),
+        imaging_flag=pl.col("pd_P5"),
+        after_progression=(pl.col("date") > pl.col("progression_date")).fill_null(False),
+        nonquantifiable=pl.col("s_nq") | pl.col("u_nq"),
+        duplicate="duplicate",
+        combined="combined",
+        no_measurable_disease=pl.col("pathway") == "not_evaluable",
+        missing_tracking_value=~pl.col("evaluable") & (pl.col("pathway") != "not_evaluable"),
+    )
+    pieces = []
+    for column, text in RESPONSE_FLAGS:
+        if column == "confirmed_as":
+            pieces.append(pl.col(column))
+        else:
+            pieces.append(pl.when(pl.col(column)).then(pl.lit(text)))
+    return conditions.select(
+        "patient_id",
+        "date",
+        "line",
+        response=_category(pl.col("tp")),
+        confirmed="confirmed",
+        pathway="pathway",
+        flags=pl.concat_str(pieces, separator=";", ignore_nulls=True),
+    ).sort("patient_id", "date", "line")
+
+
+_NADIR_LABEL = {
+    "s": ("serum M-protein ", " g/dL"),
+    "u": ("urine M-protein ", " mg/24h"),
+    "dflc": ("dFLC ", " mg/L"),
+    "bmpc": ("marrow plasma cells ", "%"),
+}
+
+
+def _tracked(pathway: pl.Expr, serum_involved: pl.Expr) -> pl.Expr:
+    return (
+        pl.when((pathway == "serum_urine") & serum_involved)
+        .then(pl.lit("s"))
+        .when(pathway == "serum_urine")
+        .then(pl.lit("u"))
+        .when(pathway == "flc_only")
+        .then(pl.lit("dflc"))
+        .when(pathway == "marrow_only")
+        .then(pl.lit("bmpc"))
+    )
+
+
+def _line_summary(
+    frame: pl.DataFrame, lines: pl.DataFrame, baselines: pl.DataFrame
+) -> pl.DataFrame:
+    """Best confirmed response (C6), first response and the confirmed nadir per line."""
+    own = frame.filter(~pl.col("is_tail"))
+    window = pl.col("progression_date").is_null() | (pl.col("date") <= pl.col("progression_date"))
+    best = pl.col("conf").filter(window).max()
+    tracked = _tracked(pl.col("pathway"), pl.col("serum_involved"))
+    nadir_at_pd = (
+        pl.when(tracked == "s")
+        .then("s_nad")
+        .when(tracked == "u")
+        .then("u_nad")
+        .when(tracked == "dflc")
+        .then("d_nad")
+        .when(tracked == "bmpc")
+        .then("b_nad")
+    )
+    summary = (
+        own.with_columns(nadir_at_pd=nadir_at_pd)
+        .group_by("patient_id", "line")
+        .agg(
+            best=best,
+            best_response_date=pl.col("date").filter(window & (pl.col("conf") == best)).min(),
+            evaluable_assessments=pl.col("evaluable").sum().cast(pl.Int64),
+            first_response_date=pl.col("date")
+            .filter(window & (pl.col("conf") >= RANK["MR"]) & (pl.col("conf") != RANK["PD"]))
+            .min(),
+            nadir_micro=pl.when(pl.col("progression_date").first().is_not_null())
+            .then(
+                pl.col("nadir_at_pd").filter(pl.col("date") == pl.col("progression_date")).first()
+            )
+            .otherwise(pl.col("tracked_nadir_after").last()),
+        )
+    )
+    label = _tracked(pl.col("pathway"), pl.col("serum_involved"))
+    nadir_text = pl.lit(None, dtype=pl.String)
+    for key, (prefix, unit) in _NADIR_LABEL.items():
+        nadir_text = (
+            pl.when(label == key)
+            .then(
+                pl.concat_str([pl.lit(prefix), format_micro(pl.col("nadir_micro")), pl.lit(unit)])
+            )
+            .otherwise(nadir_text)
+        )
+    return (
+        lines.select("patient_id", "line")
+        .join(
+            baselines.select("patient_id", "line", "pathway", "baseline", "serum_involved"),
+            on=["patient_id", "line"],
+            how="left",
+        )
+        .join(summary, on=["patient_id", "line"], how="left")
+        .select(
+            "patient_id",
+            "line",
+            best_response=_category(pl.col("best").fill_null(RANK["NE"])),
+            best_response_date="best_response_date",
+            pathway="pathway",
+            baseline="baseline",
+            evaluable_assessments=pl.col("evaluable_assessments").fill_null(0),
+            reached_mr=pl.col("first_response_date").is_not_null(),
+            first_response_date="first_response_date",
+            nadir=nadir_text,
+        )
+        .sort("patient_id", "line")
+    )
