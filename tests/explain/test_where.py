@@ -89,8 +89,8 @@ def test_first_line_treatment_names_the_regimen_and_explains_the_latest_response
         "8 January 2024. This is your first line of treatment."
     )
     assert topics["latest_results"].text == (
-        "Your latest results, from 6 May 2024, show that the myeloma protein has fallen by at "
-        "least 90% since this treatment began. Doctors call this a very good partial response."
+        "Your latest results are from 6 May 2024. The myeloma protein has fallen by at least 90% "
+        "since this treatment began. Doctors call this a very good partial response."
     )
     assert evidence(topics["latest_results"])["confirmed response"] == "VGPR"
     assert "relapse" not in topics and "suspected_rise" not in topics
@@ -194,7 +194,7 @@ def test_a_rise_awaiting_its_next_test_with_true_false_confirmation_is_suspected
                       unconfirmed_progression=unconfirmed)
     )  # fmt: skip
     assert evidence(topics["suspected_rise"])["criterion"] == "serum M-protein 0.2 -> 0.8 g/dL"
-    assert topics["latest_results"].text.startswith("Your latest results, from 6 May 2024,")
+    assert topics["latest_results"].text.startswith("Your latest results are from 6 May 2024.")
 
 
 def test_a_confirmed_progression_is_not_reported_as_a_suspected_rise() -> None:
@@ -203,7 +203,7 @@ def test_a_confirmed_progression_is_not_reported_as_a_suspected_rise() -> None:
     topics = by_topic(where_you_are(status, RELAPSED_LINES[:1], FIRST_RELAPSE, confirmed))
     assert "suspected_rise" not in topics
     assert topics["latest_results"].text == (
-        "Your latest results, from 3 March 2025, show that the myeloma has grown again."
+        "Your latest results are from 3 March 2025. The myeloma has grown again."
     )
 
 
@@ -211,7 +211,7 @@ def test_light_chain_only_myeloma_is_described_by_its_light_chains() -> None:
     flc = responses(("p", D(2024, 5, 6), 1, "VGPR", "VGPR", "flc_only", None))
     status = {"patient_id": "p", "relapses": 0, "state": "on_treatment", "current_line": 1}
     text = by_topic(where_you_are(status, FIRST_LINE, NONE_RELAPSED, flc))["latest_results"].text
-    assert "the light chain level made by the myeloma has fallen by more than 90%" in text
+    assert "The light chain level made by the myeloma has fallen by more than 90%" in text
 
 
 def test_primary_refractory_first_relapse_is_said_plainly() -> None:

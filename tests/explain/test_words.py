@@ -49,7 +49,7 @@ def test_every_category_but_not_evaluable_has_words_on_every_pathway() -> None:
 
 def test_partial_response_is_a_fall_by_at_least_half() -> None:
     assert response_in_words("PR", "serum_urine") == (
-        "the myeloma protein has fallen by at least half since this treatment began"
+        "The myeloma protein has fallen by at least half since this treatment began."
     )
 
 

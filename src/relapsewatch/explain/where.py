@@ -266,8 +266,8 @@ def _results_statement(row: Mapping[str, Any], category: str) -> Statement | Non
     if meaning is None:
         return None
     day = _date(row.get("date"))
-    when = f", from {date_in_words(day)}," if day else ""
-    text = f"Your latest results{when} show that {meaning}."
+    lead = f"Your latest results are from {date_in_words(day)}." if day else "Your latest results:"
+    text = f"{lead} {meaning}"
     if category != "PD":
         text += f" Doctors call this {RESPONSE_NAMES[category]}."
     evidence = (
@@ -352,7 +352,7 @@ def where_you_are(
     ...     print(s.text)
     You are having your first treatment for myeloma.
     Your current treatment is bortezomib, lenalidomide and dexamethasone. It started on 8 January 2024. This is your first line of treatment.
-    Your latest results, from 1 April 2024, show that the myeloma protein has fallen by at least half since this treatment began. Doctors call this a partial response.
+    Your latest results are from 1 April 2024. The myeloma protein has fallen by at least half since this treatment began. Doctors call this a partial response.
     """  # noqa: E501
     require_columns(
         lines_frame, ("patient_id", "line", "start_date", "end_date", "regimen"), table="lines"

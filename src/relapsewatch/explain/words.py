@@ -10,7 +10,7 @@
 >>> date_in_words(dt.date(2024, 3, 4))
 '4 March 2024'
 >>> response_in_words("VGPR", "serum_urine")
-'the myeloma protein has fallen by at least 90% since this treatment began'
+'The myeloma protein has fallen by at least 90% since this treatment began.'
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def regimen_in_words(regimen: str) -> str:
 
 
 def response_in_words(category: str, pathway: str | None) -> str | None:
-    """What a response category means, in words (``None`` for NE: not scored).
+    """What a response category means, as one or two sentences (``None`` for NE: not scored).
 
     ``pathway`` is the engine's tracking pathway (``serum_urine``, ``flc_only``,
     ``marrow_only``); it decides which measure the words talk about.
@@ -125,21 +125,22 @@ def response_in_words(category: str, pathway: str | None) -> str | None:
             f"response must be one of {list(RESPONSE_CATEGORIES)}, got {category!r}"
         )
     marker = _MARKER.get(pathway or "serum_urine", _MARKER["serum_urine"])
+    marker = marker[0].upper() + marker[1:]
     if category == "NE":
         return None
     if category in ("sCR", "CR"):
         text = (
-            "tests can no longer find the myeloma protein in blood or urine, and the bone "
-            "marrow has very few myeloma cells"
+            "Tests can no longer find the myeloma protein in blood or urine. The bone marrow "
+            "has very few myeloma cells"
         )
-        return text + (", with a normal light chain balance" if category == "sCR" else "")
+        return text + (", and the light chain balance is normal." if category == "sCR" else ".")
     if category == "VGPR":
         amount = "by more than 90%" if pathway == "flc_only" else "by at least 90%"
-        return f"{marker} has fallen {amount}{_SINCE}"
+        return f"{marker} has fallen {amount}{_SINCE}."
     if category == "PR":
-        return f"{marker} has fallen by at least half{_SINCE}"
+        return f"{marker} has fallen by at least half{_SINCE}."
     if category == "MR":
-        return f"{marker} has fallen by at least a quarter, but by less than half{_SINCE}"
+        return f"{marker} has fallen by at least a quarter, but by less than half{_SINCE}."
     if category == "SD":
-        return f"{marker} has not changed much{_SINCE}"
-    return "the myeloma has grown again"
+        return f"{marker} has not changed much{_SINCE}."
+    return "The myeloma has grown again."

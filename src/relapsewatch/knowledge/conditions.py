@@ -145,22 +145,22 @@ _INFOS: tuple[ConditionInfo, ...] = (
     ConditionInfo(
         "triple_class_exposed",
         "PI + IMiD + anti-CD38 all received",
-        "drugs from all three main groups of myeloma drugs were used before",
+        "drugs from all three main drug groups were used before",
     ),
     ConditionInfo(
         "triple_class_refractory",
         "refractory to >=1 of each of the three classes",
-        "the myeloma stopped responding to drugs from all three main groups",
+        "the myeloma stopped responding to all three main drug groups",
     ),
     ConditionInfo(
         "penta_refractory",
         "refractory to >=2 PIs, >=2 IMiDs and an anti-CD38 antibody",
-        "the myeloma stopped responding to five of the main myeloma drugs",
+        "the myeloma stopped responding to five main myeloma drugs",
     ),
     ConditionInfo(
         "prior_bcma",
         "any BCMA-directed therapy (ADC, bispecific or CAR-T)",
-        "a treatment aimed at BCMA, a marker on myeloma cells, was used before",
+        "a treatment aimed at BCMA was used before",
     ),
     ConditionInfo(
         "prior_bcma_car_t",
@@ -170,12 +170,12 @@ _INFOS: tuple[ConditionInfo, ...] = (
     ConditionInfo(
         "prior_gprc5d",
         "GPRC5D-directed therapy received",
-        "a treatment aimed at GPRC5D, a marker on myeloma cells, was used before",
+        "a treatment aimed at GPRC5D was used before",
     ),
     ConditionInfo(
         "progressed_on_last_therapy",
         "progression on or soon after the last therapy",
-        "the myeloma grew during or soon after the last treatment",
+        "the myeloma grew on or soon after the last treatment",
     ),
     ConditionInfo(
         "t_11_14",
@@ -197,27 +197,27 @@ _INFOS: tuple[ConditionInfo, ...] = (
     ConditionInfo(
         "no_prior_asct",
         "has not had an autologous stem cell transplant",
-        "no stem cell transplant has been done before",
+        "there has been no stem cell transplant before",
     ),
     ConditionInfo(
         "remission_after_prior_asct_ge_18m",
         "remission after prior ASCT >= 18 months",
-        "the remission after the last transplant lasted at least 18 months",
+        "the last transplant kept the myeloma away for 18 months or more",
     ),
     ConditionInfo(
         "remission_after_prior_asct_ge_36m",
         "remission after prior ASCT >= 36 months",
-        "the remission after the last transplant lasted at least 36 months",
+        "the last transplant kept the myeloma away for 36 months or more",
     ),
     ConditionInfo(
         "lenalidomide_maintenance_after_asct",
         "lenalidomide maintenance after ASCT",
-        "lenalidomide was taken after the transplant to keep the myeloma down",
+        "lenalidomide was taken after the transplant",
     ),
     ConditionInfo(
         "car_t_eligible",
         "fit for and able to access CAR-T (apheresis, bridging, specialist centre)",
-        "CAR-T cell therapy is possible for you, including the trips to a special centre",
+        "CAR-T cell therapy is possible for you",
         "care_team",
     ),
     ConditionInfo(

@@ -25,7 +25,18 @@ from typing import Literal
 import numpy as np
 
 from relapsewatch.errors import DataError, Problem, VocabularyError, echo
-from relapsewatch.knowledge.conditions import CARE_TEAM_CONDITIONS, CONDITIONS, AnyOf, Condition
+from relapsewatch.knowledge.conditions import CARE_TEAM_CONDITIONS, CONDITIONS
+from relapsewatch.knowledge.reasons import (
+    UNCONFIRMED_NOTE,
+    FactSource,
+    approval_text,
+    depends_text,
+    leaf_names,
+    listed_text,
+    not_listed_text,
+    review_text,
+    rule_doubted,
+)
 from relapsewatch.knowledge.regimens import (
     REGIONS,
     ApprovalStatus,
@@ -34,27 +45,12 @@ from relapsewatch.knowledge.regimens import (
     Region,
     load_regimens,
 )
-from relapsewatch.knowledge.rules import (
-    Check,
-    Truth,
-    check_result,
-    effective_lines,
-    is_relevant,
-    plan,
-)
-from relapsewatch.knowledge.wording import (
-    PLACE,
-    approval_sentence,
-    holds_phrase,
-    lines_phrase,
-    unavailable_reason,
-)
+from relapsewatch.knowledge.rules import Truth, check_result, is_relevant, plan
+from relapsewatch.knowledge.wording import plain_name
 
 __all__ = ["FactSource", "OptionView", "Outcome", "RuleTrace", "options_for", "read_facts"]
 
 Outcome = Literal["listed", "depends", "not_listed"]
-#: Where a condition's value came from: the status row, the care team, or nowhere (unknown).
-FactSource = Literal["records", "care_team", "not_recorded", "missing_from_status"]
 
 _OUTCOME_ORDER: Mapping[str, int] = {"listed": 0, "depends": 1, "not_listed": 2}
 
@@ -74,14 +70,16 @@ class RuleTrace:
 class OptionView:
     """One treatment option as shown to a person and their nurse.
 
-    Patient-facing text: ``name``, ``why``, ``depends_text``, ``approval_text``,
-    ``unconfirmed_note``, ``review_text`` (see :meth:`patient_texts`). The rest is for the nurse
+    Patient-facing text: ``name`` (plain; ``formal_name`` is the knowledge file's), ``why``,
+    ``depends_text``, ``approval_text``, ``unconfirmed_note``, ``review_text`` (see
+    :meth:`patient_texts`). The rest is for the nurse
     and for citing: ``approval_reference``, ``approval_population``, ``unconfirmed`` (the claims
     as the compilers wrote them), ``sources`` (URLs) and ``trace`` (every rule and its result).
     """
 
     regimen_id: str
     name: str
+    formal_name: str
     abbreviation: str
     kind: str
     outcome: Outcome
@@ -189,144 +187,6 @@ def read_facts(
 
 
 # ---------------------------------------------------------------------------------------------
-# Words
-# ---------------------------------------------------------------------------------------------
-
-
-def _shows(names: list[str], sources: Mapping[str, FactSource]) -> str:
-    by_team = names and all(sources.get(n) == "care_team" for n in names)
-    return "your care team has noted that" if by_team else "the records show"
-
-
-def _leaf_names(check: Check) -> list[str]:
-    req = check.requirement
-    if isinstance(req, Condition):
-        return [req.name]
-    if isinstance(req, AnyOf):
-        return [x.name for x in req.items if isinstance(x, Condition)]
-    return []
-
-
-def _verb(region: Region) -> str:
-    return "recommended" if region == "england" else "approved"
-
-
-def _blocking_reason(check: Check, regimen: Regimen, sources: Mapping[str, FactSource]) -> str:
-    """Why a failed check keeps the option off the list (a clause)."""
-    region: Region = "england" if check.scope == "regimen" else check.scope
-    if check.kind == "status":
-        return unavailable_reason(region, str(check.status))
-    if check.kind == "lines":
-        phrase = lines_phrase(check.min_lines, check.max_lines)
-        return f"in {PLACE[region]} it is only {_verb(region)} {phrase}"
-    assert check.requirement is not None
-    holds = holds_phrase(check.requirement)
-    if check.scope == "regimen":
-        shows = _shows(_leaf_names(check), sources)
-        if check.kind == "excludes":
-            return f"{shows} {holds}"
-        if shows.startswith("your care team"):
-            return f"your care team has not confirmed that {holds}"
-        return f"the records do not show that {holds}"
-    place = PLACE[region]
-    if check.kind == "excludes":
-        return f"in {place} it is not {_verb(region)} when {holds}"
-    return f"in {place} it is only {_verb(region)} when {holds}"
-
-
-def _is_doubted(check: Check, regimen: Regimen) -> bool:
-    return check.scope == "regimen" and any(
-        name in regimen.unconfirmed_conditions for name in _leaf_names(check)
-    )
-
-
-def _not_listed_text(
-    blocking: list[Check], regimen: Regimen, sources: Mapping[str, FactSource]
-) -> str:
-    sentences: list[str] = []
-    for i, check in enumerate(blocking):
-        reason = _blocking_reason(check, regimen, sources)
-        sentences.append(f"Not listed because {reason}." if i == 0 else f"Also, {reason}.")
-        if _is_doubted(check, regimen):
-            sentences.append("This rule is not confirmed.")
-    return " ".join(sentences)
-
-
-def _listed_text(
-    regimen: Regimen,
-    region: Region,
-    checks: tuple[Check, ...],
-    facts: Mapping[str, bool | None],
-    sources: Mapping[str, FactSource],
-    prior_lines: int,
-) -> str:
-    low, top = effective_lines(regimen, regimen.approval(region))
-    narrowed = any(c.kind == "lines" for c in checks)
-    when = lines_phrase(low, top)
-    first = (
-        f"Listed because in {PLACE[region]} it is {_verb(region)} {when}."
-        if narrowed
-        else f"Listed because it is used {when}."
-    )
-    count = f"{prior_lines} earlier line{'s' if prior_lines != 1 else ''} of treatment"
-    sentences = [first, f"The records show {count}."]
-    for check in checks:
-        if check.kind != "requires" or check.requirement is None:
-            continue
-        true_items = [
-            x
-            for x in (
-                check.requirement.items
-                if isinstance(check.requirement, AnyOf)
-                else (check.requirement,)
-            )
-            if isinstance(x, Condition) and facts.get(x.name) is True
-        ]
-        if true_items:
-            shows = _shows([true_items[0].name], sources)
-            sentences.append(f"{shows[0].upper()}{shows[1:]} {holds_phrase(true_items[0])}.")
-    return " ".join(dict.fromkeys(sentences))
-
-
-def _depends(checks: list[Check], facts: Mapping[str, bool | None]) -> tuple[tuple[str, ...], str]:
-    names: list[str] = []
-    questions: list[str] = []
-    for check in checks:
-        unknown = [n for n in _leaf_names(check) if facts.get(n) is None]
-        fresh = [n for n in unknown if n not in names]
-        if not fresh:
-            continue
-        names += fresh
-        questions.append(", or ".join(f"whether {CONDITIONS[n].holds}" for n in fresh))
-    if len(questions) == 1:
-        return tuple(names), f"This depends on {questions[0]}, which your care team will check."
-    body = ", and on ".join(questions)
-    return tuple(names), f"This depends on {body}. Your care team will check these."
-
-
-# A year next to these statuses would date some other decision (e.g. another regimen's licence).
-_NO_YEAR = frozenset({"not_applicable", "not_approved", "not_appraised", "unconfirmed"})
-
-
-def _approval_text(regimen: Regimen, region: Region) -> str:
-    approval = regimen.approval(region)
-    text = approval_sentence(region, approval.status)
-    if approval.status_unconfirmed and approval.status != "unconfirmed":
-        text = text[:-1] + " (not confirmed)."
-    if approval.year is not None and approval.status not in _NO_YEAR:
-        doubt = " (year not confirmed)" if approval.year_unconfirmed else ""
-        text += f" The decision dates from {approval.year}{doubt}."
-    return text
-
-
-def _review_text(day: dt.date) -> str:
-    return f"This entry was last checked on {day.day} {day:%B %Y}."
-
-
-_UNCONFIRMED_NOTE = "Some facts in this entry are not confirmed. Your care team can check them."
-
-
-# ---------------------------------------------------------------------------------------------
 # Selection
 # ---------------------------------------------------------------------------------------------
 
@@ -343,16 +203,16 @@ def _view(
     blocking = [c for c, r in zip(checks, results, strict=True) if r is False]
     unknown = [c for c, r in zip(checks, results, strict=True) if r is None]
     depends_on: tuple[str, ...] = ()
-    depends_text: str | None = None
+    depends: str | None = None
     outcome: Outcome
     if blocking:
         outcome = "not_listed"
-        why = _not_listed_text(blocking, regimen, sources)
+        why = not_listed_text(blocking, regimen, sources)
     else:
         outcome = "depends" if unknown else "listed"
-        why = _listed_text(regimen, region, checks, facts, sources, prior_lines)
+        why = listed_text(regimen, region, checks, facts, sources, prior_lines)
         if unknown:
-            depends_on, depends_text = _depends(unknown, facts)
+            depends_on, depends = depends_text(unknown, facts)
     approval = regimen.approval(region)
     claims = regimen.unconfirmed + approval.unconfirmed
     doubt_note = any(
@@ -368,31 +228,32 @@ def _view(
             rule_id=check.rule_id,
             scope=check.scope,
             result=result,
-            facts=tuple((n, facts.get(n), sources[n]) for n in _leaf_names(check)),
-            unconfirmed=_is_doubted(check, regimen),
+            facts=tuple((n, facts.get(n), sources[n]) for n in leaf_names(check)),
+            unconfirmed=rule_doubted(check, regimen),
         )
         for check, result in zip(checks, results, strict=True)
     )
     return OptionView(
         regimen_id=regimen.id,
-        name=regimen.name,
+        name=plain_name(regimen.id, regimen.name),
+        formal_name=regimen.name,
         abbreviation=regimen.abbreviation,
         kind=regimen.type,
         outcome=outcome,
         why=why,
         depends_on=depends_on,
-        depends_text=depends_text,
+        depends_text=depends,
         region=region,
         approval_status=approval.status,
-        approval_text=_approval_text(regimen, region),
+        approval_text=approval_text(regimen, region),
         approval_reference=approval.reference,
         approval_year=approval.year,
         approval_population=approval.population,
         unconfirmed=claims,
-        unconfirmed_note=_UNCONFIRMED_NOTE if doubt_note else None,
+        unconfirmed_note=UNCONFIRMED_NOTE if doubt_note else None,
         sources=regimen.sources,
         review_date=regimen.review_date,
-        review_text=_review_text(regimen.review_date),
+        review_text=review_text(regimen.review_date),
         trace=trace,
     )
 
