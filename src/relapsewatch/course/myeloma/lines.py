@@ -673,6 +673,7 @@ def derive_lines(
     progression: pl.DataFrame | None = None,
     *,
     config: MyelomaCourseConfig = _DEFAULT,
+    as_of: dt.date | None = None,
 ) -> Lines:
     """Derive lines of therapy (L1–L13) for every patient in ``treatments``.
 
@@ -685,6 +686,10 @@ def derive_lines(
         known yet (the first pass of the course fixpoint).
     config:
         The engine settings (regimen window, gap, transplant windows, ...).
+    as_of:
+        The data cut-off. A last line whose latest dose is within
+        ``config.treatment_free_interval_days`` of it is still running (``end_date`` null):
+        infusions are recorded dose by dose, so the next dose may simply not be due yet.
 
     Returns
     -------
@@ -731,10 +736,12 @@ def derive_lines(
         .sort("patient_id", "sort_date", "priority", "drug_key", "start_date", "end")
     )
     starts = _walk(walk, config)
-    return _assemble(rows, starts, config)
+    return _assemble(rows, starts, config, as_of)
 
 
-def _assemble(rows: pl.DataFrame, starts: pl.DataFrame, config: MyelomaCourseConfig) -> Lines:
+def _assemble(
+    rows: pl.DataFrame, starts: pl.DataFrame, config: MyelomaCourseConfig, as_of: dt.date | None
+) -> Lines:
     """Lines and line drugs from the line starts (membership by date, L13 end dates)."""
     starts = starts.with_columns(
         next_start=pl.col("line_start").shift(-1).over("patient_id"),
@@ -815,6 +822,12 @@ def _assemble(rows: pl.DataFrame, starts: pl.DataFrame, config: MyelomaCourseCon
         .agg(last_activity=pl.col("last_dose").max())
     )
     empty = pl.lit([], dtype=pl.List(pl.String))
+    recent = pl.lit(
+        ONGOING
+        if as_of is None
+        else as_of - dt.timedelta(days=config.treatment_free_interval_days),
+        pl.Date,
+    )
     lines = (
         starts.join(per_line, on=["patient_id", "line"], how="left")
         .join(procedures, on=["patient_id", "line"], how="left")
@@ -827,6 +840,8 @@ def _assemble(rows: pl.DataFrame, starts: pl.DataFrame, config: MyelomaCourseCon
                 pl.col("next_start").is_not_null() & (pl.col("next_carry").list.len() > 0)
             )
             .then(pl.col("next_start") - _days(1))
+            .when(pl.col("next_start").is_null() & (pl.col("last_activity") >= recent))
+            .then(None)
             .when(pl.col("last_activity") < ONGOING)
             .then(pl.col("last_activity")),
         )

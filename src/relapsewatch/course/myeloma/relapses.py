@@ -137,8 +137,11 @@ def progression_events(
         pl.col("line").cast(pl.Int32),
         pl.lit("progression").alias("kind"),
         pl.col("rule").cast(pl.String),
+        # The response engine's evidence usually names the confirming result already.
         pl.when(
-            pl.col("confirmed_date").is_not_null() & (pl.col("confirmed_date") != pl.col("date"))
+            pl.col("confirmed_date").is_not_null()
+            & (pl.col("confirmed_date") != pl.col("date"))
+            & ~pl.col("criterion").str.contains("confirmed", literal=True).fill_null(False)
         )
         .then(
             pl.format(
