@@ -1,0 +1,296 @@
+"""Reading a canonical folder in patient batches, so memory is bounded by the batch, not the cohort.
+
+:class:`PatientBatches` gives the same canonical frames as :func:`relapsewatch.io.read_tables`,
+split by patient:
+
+1. **Partition** (one streaming pass per table): every row gets its spreadsheet row number and the
+   batch of its patient (patients sorted by identifier, ``batch_size`` per batch), and is written
+   to a temporary Parquet part of that batch. Rows whose patient is unknown go to the first batch,
+   where the reference check reports them.
+2. **Validate**: each batch goes through the reader's own validation and normalisation
+   (:func:`relapsewatch.io.normalise_tables`), so problems carry the original file, row and
+   column. Every batch is checked before any is handed out: bad input fails as a whole with every
+   problem found, and the data cut-off (the latest date in the records) is known for the cohort.
+3. **Iterate**: each batch's canonical frames are read back from the temporary folder.
+
+A folder with no more patients than ``batch_size`` is read in one go with
+:func:`~relapsewatch.io.read_tables` (no temporary files).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+
+import polars as pl
+import pyarrow as pa
+
+from relapsewatch import schema
+from relapsewatch.errors import DataError, Problem
+from relapsewatch.io import CanonicalTables, normalise_tables, read_tables
+from relapsewatch.io.checks import ROW
+from relapsewatch.io.files import TableFile, find_tables, read_raw
+
+__all__ = ["DEFAULT_BATCH_SIZE", "PatientBatches", "Progress", "cutoff_of"]
+
+#: Patients per batch unless told otherwise (about 8 million measurement rows at 80 per patient).
+DEFAULT_BATCH_SIZE = 100_000
+TABLE_NAMES = tuple(schema.FILE_TABLES)
+_BATCH = "__batch"
+_KEY = "__key"
+
+#: ``progress(step, done, total)``: called as partitioning and validation advance.
+Progress = Callable[[str, int, int], None]
+
+
+def cutoff_of(tables: CanonicalTables) -> dt.date | None:
+    """The latest date in canonical tables (diagnosis, results, doses, findings)."""
+    candidates = [
+        tables.patients["diagnosis_date"].max(),
+        tables.measurements["date"].max(),
+        tables.treatments["start_date"].max(),
+        tables.treatments["end_date"].max(),
+        tables.findings["date"].max(),
+    ]
+    dates = [c for c in candidates if isinstance(c, dt.date)]
+    return max(dates) if dates else None
+
+
+def _unreadable(table: TableFile, exc: BaseException) -> DataError:
+    reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+    return DataError(
+        [
+            Problem(
+                table.display,
+                None,
+                None,
+                f"a file that could not be read ({reason})",
+                f"a {table.format.upper()} file with a header row",
+                "save the table as UTF-8 CSV with a header row (or as Parquet) and try again",
+            )
+        ]
+    )
+
+
+def _scan(table: TableFile) -> pl.LazyFrame:
+    """A lazy raw read of one table: text cells for CSV, with ``__row`` as the reader numbers it."""
+    if table.format == "csv":
+        frame = pl.scan_csv(
+            table.path,
+            infer_schema=False,
+            encoding="utf8",
+            raise_if_empty=True,
+            truncate_ragged_lines=False,
+        )
+    else:
+        source = sorted(table.path.glob("*.parquet")) if table.path.is_dir() else table.path
+        frame = pl.scan_parquet(source)
+    names = frame.collect_schema().names()
+    frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in names})
+    return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+class PatientBatches:
+    """Canonical tables of a folder, one batch of patients at a time.
+
+    Use as a context manager (the temporary folder is removed on exit)::
+
+        with PatientBatches(folder, batch_size=50_000) as batches:
+            for tables in batches:        # CanonicalTables, patients in identifier order
+                ...
+            batches.cutoff                # latest date in the whole folder
+
+    Construction does not read anything; entering validates the whole folder and raises
+    :class:`~relapsewatch.errors.DataError` with every problem found.
+    """
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        workdir: str | os.PathLike[str] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"`batch_size` must be at least 1, got {batch_size}")
+        self.folder = Path(folder)
+        self.batch_size = batch_size
+        self._workdir = Path(workdir) if workdir is not None else None
+        self._progress = progress or (lambda step, done, total: None)
+        self._tmp: Path | None = None
+        self._single: CanonicalTables | None = None
+        self.n_patients = 0
+        self.n_batches = 0
+        self.cutoff: dt.date | None = None
+        self.warnings: tuple[Problem, ...] = ()
+        self._schemas: dict[str, pl.Schema] = {}
+
+    # -- context manager ---------------------------------------------------------------------
+    def __enter__(self) -> PatientBatches:
+        try:
+            self._prepare()
+        except BaseException:
+            self._cleanup()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    # -- passes ------------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        located = find_tables(self.folder, TABLE_NAMES)
+        if "patients" not in located:
+            self._read_whole()
+            return
+        raw_patients = read_raw(located["patients"])
+        keys = self._patient_keys(raw_patients)
+        self.n_patients = keys.height
+        if self.n_patients <= self.batch_size:
+            self._read_whole()
+            return
+        self.n_batches = (self.n_patients - 1) // self.batch_size + 1
+        self._tmp = Path(tempfile.mkdtemp(prefix=".relapsewatch-batches-", dir=self._workdir))
+        self._partition(located, raw_patients, keys)
+        self._validate(located)
+
+    def _read_whole(self) -> None:
+        self._progress("reading", 0, 1)
+        tables = read_tables(self.folder)
+        self._single = tables
+        self.n_patients = tables.patients.height
+        self.n_batches = 1
+        self.cutoff = cutoff_of(tables)
+        self.warnings = tables.warnings
+        self._progress("reading", 1, 1)
+
+    def _patient_keys(self, raw_patients: pl.DataFrame) -> pl.DataFrame:
+        if "patient_id" not in raw_patients.columns:
+            return pl.DataFrame({_KEY: [], _BATCH: []}, schema={_KEY: pl.String, _BATCH: pl.Int32})
+        keys = (
+            raw_patients.select(pl.col("patient_id").cast(pl.String).str.strip_chars().alias(_KEY))
+            .drop_nulls()
+            .unique()
+            .sort(_KEY)
+        )
+        return keys.with_columns(
+            (pl.int_range(pl.len(), dtype=pl.Int64) // self.batch_size).cast(pl.Int32).alias(_BATCH)
+        )
+
+    def _partition(
+        self, located: dict[str, TableFile], raw_patients: pl.DataFrame, keys: pl.DataFrame
+    ) -> None:
+        assert self._tmp is not None
+        names = list(located)
+        for step, name in enumerate(names):
+            self._progress("partitioning", step, len(names))
+            table = located[name]
+            frame = raw_patients.lazy() if name == "patients" else _scan(table)
+            self._schemas[name] = frame.collect_schema()
+            if "patient_id" in self._schemas[name].names():
+                frame = (
+                    frame.with_columns(
+                        pl.col("patient_id").cast(pl.String).str.strip_chars().alias(_KEY)
+                    )
+                    .join(keys.lazy(), on=_KEY, how="left")
+                    .with_columns(pl.col(_BATCH).fill_null(0))
+                    .drop(_KEY)
+                )
+            else:
+                frame = frame.with_columns(pl.lit(0, pl.Int32).alias(_BATCH))
+            try:
+                frame.sink_parquet(
+                    pl.PartitionBy(self._tmp / "raw" / name, key=_BATCH, include_key=False),
+                    mkdir=True,
+                )
+            except (
+                pl.exceptions.PolarsError,
+                OSError,
+                pa.ArrowException,
+                UnicodeDecodeError,
+            ) as exc:
+                raise _unreadable(table, exc) from None
+        self._progress("partitioning", len(names), len(names))
+
+    def _raw_batch(self, located: dict[str, TableFile], index: int) -> dict[str, pl.DataFrame]:
+        assert self._tmp is not None
+        raw: dict[str, pl.DataFrame] = {}
+        for name in located:
+            part = self._tmp / "raw" / name / f"{_BATCH}={index}"
+            files = sorted(part.glob("*.parquet")) if part.is_dir() else []
+            if files:
+                raw[name] = pl.read_parquet(files)
+            else:
+                raw[name] = pl.DataFrame(schema=self._schemas[name])
+        return raw
+
+    def _validate(self, located: dict[str, TableFile]) -> None:
+        assert self._tmp is not None
+        files = {name: t.display for name, t in located.items()}
+        problems: list[Problem] = []
+        warnings: list[Problem] = []
+        truncated = 0
+        cutoffs: list[dt.date] = []
+        for index in range(self.n_batches):
+            self._progress("checking", index, self.n_batches)
+            tables, log = normalise_tables(self._raw_batch(located, index), files=files)
+            problems.extend(p for p in log.problems if p.severity == "error")
+            warnings.extend(p for p in log.problems if p.severity == "warning")
+            truncated += log.truncated
+            if tables is None:
+                continue
+            if problems:
+                continue  # keep checking, but do not store what will not be used
+            out = self._tmp / "canonical" / str(index)
+            out.mkdir(parents=True)
+            for name, frame in tables.as_dict().items():
+                frame.write_parquet(out / f"{name}.parquet", compression="lz4", statistics=False)
+            cutoff = cutoff_of(tables)
+            if cutoff is not None:
+                cutoffs.append(cutoff)
+        shutil.rmtree(self._tmp / "raw", ignore_errors=True)
+        if problems or truncated:
+            raise DataError(
+                problems,
+                truncated=truncated,
+                summary=f"{len(problems) + truncated} problem(s) in {self.folder}",
+            )
+        self.warnings = tuple(warnings)
+        self.cutoff = max(cutoffs) if cutoffs else None
+        self._progress("checking", self.n_batches, self.n_batches)
+
+    # -- iteration ---------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[CanonicalTables]:
+        if self._single is not None:
+            yield self._single
+            return
+        if self._tmp is None:
+            raise RuntimeError("enter PatientBatches first: `with PatientBatches(...) as b:`")
+        for index in range(self.n_batches):
+            part = self._tmp / "canonical" / str(index)
+            read = {name: pl.read_parquet(part / f"{name}.parquet") for name in TABLE_NAMES}
+            yield CanonicalTables(
+                patients=read["patients"],
+                measurements=read["measurements"],
+                treatments=read["treatments"],
+                findings=read["findings"],
+            )
+
+    def __len__(self) -> int:
+        return self.n_batches
