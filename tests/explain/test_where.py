@@ -245,3 +245,50 @@ def test_a_frame_missing_a_needed_column_is_a_schema_error_naming_it() -> None:
     status = {"patient_id": "p", "relapses": 0, "state": "untreated"}
     with pytest.raises(SchemaError, match="regimen"):
         where_you_are(status, FIRST_LINE.drop("regimen"), NONE_RELAPSED, responses())
+
+
+# The engine's own convention: `confirmed` true/false, `confirmed_as=<category>` and
+# `awaiting_confirmation` / `pd_unconfirmed` in `flags` (responses.py, RESPONSE_FLAGS).
+def _engine_responses(*rows: tuple[object, ...]) -> pl.DataFrame:
+    return pl.DataFrame(
+        list(rows),
+        schema={"patient_id": pl.String, "date": pl.Date, "line": pl.Int64, "response": pl.String,
+                "confirmed": pl.Boolean, "pathway": pl.String, "flags": pl.String},
+        orient="row",
+    )  # fmt: skip
+
+
+def test_engine_confirmed_as_flag_gives_the_category_that_was_confirmed() -> None:
+    rows = _engine_responses(
+        ("p", D(2024, 3, 1), 1, "MR", True, "serum_urine", ""),
+        ("p", D(2024, 4, 1), 1, "MR", False, "serum_urine", "confirmed_as=SD"),
+        ("p", D(2024, 5, 1), 1, "SD", True, "serum_urine", ""),
+    )
+    status = {"patient_id": "p", "relapses": 0, "state": "on_treatment", "current_line": 1}
+    topics = by_topic(where_you_are(status, FIRST_LINE, NONE_RELAPSED, rows[:2]))
+    assert "Doctors call this stable disease." in topics["latest_results"].text
+    assert topics["latest_results"].text.startswith("Your latest results are from 1 April 2024.")
+
+
+def test_a_newest_result_awaiting_its_second_test_is_said_to_need_it() -> None:
+    rows = _engine_responses(
+        ("p", D(2024, 3, 1), 1, "SD", True, "flc_only", ""),
+        ("p", D(2024, 4, 1), 1, "PR", False, "flc_only", "confirmed_as=SD;awaiting_confirmation"),
+    )
+    status = {"patient_id": "p", "relapses": 0, "state": "on_treatment", "current_line": 1}
+    topics = by_topic(where_you_are(status, FIRST_LINE, NONE_RELAPSED, rows))
+    assert topics["awaiting_confirmation"].text == (
+        "Your most recent result is from 1 April 2024. It looks like a partial response, but a "
+        "second test is needed to confirm it."
+    )
+    assert topics["latest_results"].text.startswith("Your latest results are from 1 March 2024.")
+
+
+def test_engine_pd_unconfirmed_flag_is_a_suspected_rise() -> None:
+    rows = _engine_responses(
+        ("p", D(2024, 5, 6), 1, "VGPR", True, "serum_urine", ""),
+        ("p", D(2024, 6, 3), 1, "PD", False, "serum_urine", "pd_unconfirmed"),
+    )
+    status = {"patient_id": "p", "relapses": 0, "state": "on_treatment", "current_line": 1}
+    topics = by_topic(where_you_are(status, FIRST_LINE, NONE_RELAPSED, rows))
+    assert "suspected_rise" in topics and "awaiting_confirmation" not in topics

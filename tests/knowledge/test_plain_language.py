@@ -191,9 +191,14 @@ def statement_texts() -> set[str]:
             )  # fmt: skip
             category = RESPONSE_CATEGORIES[i % len(RESPONSE_CATEGORIES)]
             pathway = ("serum_urine", "flc_only", "marrow_only")[i % 3]
+            newest = (
+                ("p", D(2026, 6, 1), line_count, "PD", "NE", pathway, "pd_unconfirmed")
+                if i % 2
+                else ("p", D(2026, 6, 1), line_count, RESPONSE_CATEGORIES[(i + 3) % 7], None,
+                      pathway, "awaiting_confirmation")
+            )  # fmt: skip
             responses = pl.DataFrame(
-                [("p", D(2026, 5, 4), line_count, category, category, pathway, None),
-                 ("p", D(2026, 6, 1), line_count, "PD", "NE", pathway, "pd_unconfirmed")],
+                [("p", D(2026, 5, 4), line_count, category, category, pathway, None), newest],
                 schema=RESPONSES_SCHEMA, orient="row",
             )  # fmt: skip
             status = {"patient_id": "p", "relapses": relapse_count, "state": state,
@@ -219,6 +224,7 @@ def test_the_collection_covers_every_kind_of_patient_facing_text(all_texts: list
         "Your care team will check this.",
         "Doctors call this a very good partial response.",
         "A second test is needed to know if this is a relapse.",
+        "but a second test is needed to confirm it.",
         "Doctors group this as the third relapse and beyond.",
         "This rule is not confirmed.",
     ):

@@ -245,20 +245,66 @@ def _refractory_statement(lines: list[dict[str, Any]]) -> Statement | None:
     return Statement("refractory", text, tuple(evidence))
 
 
+def _flags(row: Mapping[str, Any]) -> list[str]:
+    return [f.strip() for f in _text(row.get("flags")).replace(",", ";").split(";") if f.strip()]
+
+
+def _awaiting(row: Mapping[str, Any]) -> bool:
+    """Is this assessment still waiting for the test that would confirm it (C1/C2)?"""
+    return "awaiting_confirmation" in _flags(row) or (
+        row.get("confirmed") is False
+        and not any(f.startswith("confirmed_as=") for f in _flags(row))
+    )
+
+
 def _confirmed_category(row: Mapping[str, Any]) -> str | None:
-    """The confirmed category of a responses row (string category or boolean flag)."""
+    """The confirmed category of a responses row, or ``None`` while it is not settled.
+
+    The engine writes ``confirmed`` as true/false with ``confirmed_as=<category>`` in ``flags``
+    when C2 confirmed a different category; a string ``confirmed`` (the category) is accepted too.
+    """
     confirmed = row.get("confirmed")
-    if isinstance(confirmed, bool):
-        return _text(row.get("response")) if confirmed else None
-    if isinstance(confirmed, str) and confirmed in RESPONSE_NAMES:
-        return confirmed
+    if isinstance(confirmed, str):
+        return confirmed if confirmed in RESPONSE_NAMES else None
+    if confirmed is True:
+        return _text(row.get("response")) or None
+    if _awaiting(row):
+        return None
+    for flag in _flags(row):
+        if flag.startswith("confirmed_as="):
+            category = flag.split("=", 1)[1]
+            return category if category in RESPONSE_NAMES else None
     return None
 
 
 def _is_unconfirmed_rise(row: Mapping[str, Any], relapse_dates: set[dt.date]) -> bool:
     if row.get("response") != "PD" or _date(row.get("date")) in relapse_dates:
         return False
-    return _confirmed_category(row) != "PD"
+    return "pd_unconfirmed" in _flags(row) or _confirmed_category(row) != "PD"
+
+
+def _pending_statement(row: Mapping[str, Any]) -> Statement | None:
+    """The newest result looks better or worse, but its confirming test is still to come."""
+    category = _text(row.get("response"))
+    if category not in RESPONSE_NAMES or category == "PD":
+        return None
+    day = _date(row.get("date"))
+    lead = f"Your most recent result is from {date_in_words(day)}." if day else ""
+    text = (
+        f"{lead} It looks like {RESPONSE_NAMES[category]}, but a second test is needed to "
+        "confirm it."
+    ).strip()
+    evidence = (
+        Evidence("date", _text(day), "responses.date"),
+        Evidence("time-point response", category, "responses.response"),
+        Evidence("flags", _text(row.get("flags")), "responses.flags"),
+        Evidence(
+            "rule",
+            "C1/C2: a response counts once a second assessment confirms it",
+            "myeloma-course.md §1.5",
+        ),
+    )
+    return Statement("awaiting_confirmation", text, tuple(e for e in evidence if e.value))
 
 
 def _results_statement(row: Mapping[str, Any], category: str) -> Statement | None:
@@ -326,8 +372,9 @@ def where_you_are(
         One row of the ``status`` table: ``patient_id``, ``relapses``, ``state`` and, when
         known, ``current_line``, ``primary_refractory``.
     lines_frame, relapses_frame, responses_frame:
-        The derived tables (DESIGN.md); rows of other patients are ignored. ``responses`` may
-        carry ``confirmed`` as the confirmed category (``VGPR``, ``NE``...) or as true/false.
+        The derived tables (DESIGN.md); rows of other patients are ignored. ``responses`` as the
+        engine writes it (``confirmed`` true/false, ``flags`` with ``confirmed_as=<category>``,
+        ``pd_unconfirmed``, ``awaiting_confirmation``), or with ``confirmed`` as the category.
     unconfirmed_progression:
         Optional: the engine's unconfirmed-progression table, whose ``criterion`` is added to
         the evidence of a suspected rise.
@@ -336,7 +383,9 @@ def where_you_are(
     -------
     list[Statement]
         In reading order: ``stage`` or ``relapse``; ``treatment``; ``refractory``;
-        ``latest_results``; ``suspected_rise`` (each only when it applies).
+        ``latest_results``; then ``suspected_rise`` (the newest result is a rise not yet
+        confirmed) or ``awaiting_confirmation`` (the newest result looks different but its
+        confirming test is still to come); each only when it applies.
 
     Examples
     --------
@@ -399,14 +448,19 @@ def where_you_are(
         statements.append(refractory)
 
     relapse_dates = {d for r in relapses if (d := _date(r.get("date"))) is not None}
-    rise = (
-        responses[-1] if responses and _is_unconfirmed_rise(responses[-1], relapse_dates) else None
-    )
+    newest = responses[-1] if responses else None
     settled = [r for r in responses if _confirmed_category(r) not in (None, "NE")]
     if settled:
         results = _results_statement(settled[-1], str(_confirmed_category(settled[-1])))
         if results is not None:
             statements.append(results)
-    if rise is not None:
-        statements.append(_rise_statement(rise, unconfirmed))
+    if newest is not None and _is_unconfirmed_rise(newest, relapse_dates):
+        statements.append(_rise_statement(newest, unconfirmed))
+    elif (
+        newest is not None
+        and newest is not (settled[-1] if settled else None)
+        and _awaiting(newest)
+        and (pending := _pending_statement(newest)) is not None
+    ):
+        statements.append(pending)
     return statements
