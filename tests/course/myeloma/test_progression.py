@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from imwg_cases import (  # noqa: E402
+from imwg_cases import (
     Case,
     d,
     ex1,
@@ -27,7 +27,7 @@ from imwg_cases import (  # noqa: E402
     spep_visits,
 )
 
-from relapsewatch.course.myeloma.config import MyelomaCourseConfig  # noqa: E402
+from relapsewatch.course.myeloma.config import MyelomaCourseConfig
 
 
 def _pd(case: Case, config: MyelomaCourseConfig | None = None) -> list[tuple[int, str, str, str]]:
