@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from relapsewatch._version import __version__
+from relapsewatch.cli.course import course
 from relapsewatch.cli.output import console, print_problems
 from relapsewatch.io import validate_folder
 
@@ -72,6 +73,9 @@ def validate(
         markup=False,
     )
     raise typer.Exit(1)
+
+
+app.command()(course)
 
 
 def main() -> None:
