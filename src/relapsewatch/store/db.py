@@ -182,7 +182,9 @@ def write_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as session:
         connection = session.connection(execution_options={WRITE: True})
         if not is_sqlite(connection):
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK_KEY})
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK_KEY}
+            )
         try:
             yield session
         except BaseException:

@@ -39,7 +39,8 @@ class UnknownPatientError(StoreError, LookupError):
     def __init__(self, patient_id: str) -> None:
         self.patient_id = patient_id
         super().__init__(
-            f"no patient with id {patient_id!r} is stored; import the patient first, or check the id"
+            f"no patient with id {patient_id!r} is stored; "
+            "import the patient first, or check the id"
         )
 
 

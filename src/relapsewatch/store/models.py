@@ -1,4 +1,4 @@
-"""The app database: SQLAlchemy 2 models of the canonical inputs, import batches and derived courses.
+"""The app database: models of the canonical inputs, import batches and derived courses.
 
 Tables
 ------
@@ -47,6 +47,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
+    "CourseDetailRow",
     "CourseLine",
     "CourseRelapse",
     "CourseResponse",
@@ -120,6 +121,9 @@ class Patient(Base):
     light_chain: Mapped[str | None] = mapped_column(String(16))
     sex: Mapped[str | None] = mapped_column(String(16))
     birth_year: Mapped[int | None] = mapped_column(Integer)
+    #: The data cut-off the course is evaluated at: the latest date in the import (or entry)
+    #: that last changed this patient's records, never earlier than their own latest record.
+    records_as_of: Mapped[dt.date] = mapped_column(Date)
     #: Grows by one with every change to the patient's records; writers compare it (409).
     version: Mapped[int] = mapped_column(Integer)
     batch_id: Mapped[int] = _batch_fk()
@@ -289,4 +293,18 @@ class CourseStatus(Base):
     triple_class_exposed: Mapped[bool | None] = mapped_column(Boolean)
     triple_class_refractory: Mapped[bool | None] = mapped_column(Boolean)
     penta_refractory: Mapped[bool | None] = mapped_column(Boolean)
+    details: Mapped[str] = mapped_column(Text)
+
+
+class CourseDetailRow(Base):
+    """A row of one of the engine's further frames kept for the patient page (``frame`` names it:
+    ``unconfirmed_progression``, ``conditions``), all columns in ``details``."""
+
+    __tablename__ = "course_detail_rows"
+
+    patient_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("patients.patient_id", ondelete="CASCADE"), primary_key=True
+    )
+    frame: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     details: Mapped[str] = mapped_column(Text)

@@ -2,7 +2,8 @@
 
 Reads take a :class:`~sqlalchemy.orm.Session`; writes take the session factory and run their
 own single transaction (all or nothing), because a write must choose how its transaction starts
-(the SQLite write lock, the PostgreSQL writer lock; see :func:`relapsewatch.store.db.write_session`).
+(the SQLite write lock, the PostgreSQL writer lock; see
+:func:`relapsewatch.store.db.write_session`).
 
 Import semantics (decided here; see ``docs/decisions.md``)
 ---------------------------------------------------------
@@ -26,14 +27,20 @@ import reports ``begin`` then ``committed`` with 0.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from relapsewatch.course.myeloma.config import MyelomaCourseConfig
 from relapsewatch.errors import Problem
 from relapsewatch.io import CanonicalTables
+from relapsewatch.store import courses, importer
+from relapsewatch.store.canonical import load_tables
+from relapsewatch.store.models import CourseStatus, Patient, PatientCourse
 
 __all__ = [
     "DERIVED_FRAMES",
@@ -103,8 +110,13 @@ class StoredCourse:
     relapses: pl.DataFrame
     responses: pl.DataFrame
     status: pl.DataFrame
+    #: The engine's unconfirmed-progression frame (evidence of a suspected rise).
+    unconfirmed_progression: pl.DataFrame
+    #: Every exposure, refractory and composite condition with ``since``, ``rule``, ``evidence``.
+    conditions: pl.DataFrame
 
     def as_dict(self) -> dict[str, pl.DataFrame]:
+        """The four DESIGN.md tables by name."""
         return {name: getattr(self, name) for name in DERIVED_FRAMES}
 
 
@@ -147,13 +159,22 @@ class ImportPreview:
 
 @dataclass(frozen=True)
 class EntryResult:
-    """What a form entry did: ``added`` is false when an identical row was already stored."""
+    """What a form entry did.
+
+    ``rows_added`` is 0 when identical rows were already stored (a repeated submit), and can be
+    more than 1 when a regimen abbreviation stands for several drugs. ``version`` is the
+    patient's version after the entry (send it with the next form).
+    """
 
     patient_id: str
-    added: bool
+    rows_added: int
     version: int
     batch_id: int | None
     warnings: tuple[Problem, ...] = ()
+
+    @property
+    def added(self) -> bool:
+        return self.rows_added > 0
 
 
 @dataclass(frozen=True)
@@ -164,36 +185,123 @@ class RecomputeResult:
     changed: int
 
 
+def _summary_query() -> Select[*tuple[Any, ...]]:
+    return (
+        select(
+            Patient.patient_id,
+            Patient.disease,
+            Patient.diagnosis_date,
+            CourseStatus.current_line,
+            func.coalesce(CourseStatus.relapses, 0).label("relapse_number"),
+            CourseStatus.latest_response,
+            CourseStatus.state,
+            PatientCourse.last_result_date,
+            func.coalesce(PatientCourse.progression_suspected, False).label(
+                "progression_suspected"
+            ),
+            Patient.version,
+        )
+        .outerjoin(PatientCourse, PatientCourse.patient_id == Patient.patient_id)
+        .outerjoin(
+            CourseStatus,
+            and_(CourseStatus.patient_id == Patient.patient_id, CourseStatus.seq == 0),
+        )
+    )
+
+
+def _summary(row: Any) -> PatientSummary:
+    return PatientSummary(
+        patient_id=row.patient_id,
+        disease=row.disease,
+        diagnosis_date=row.diagnosis_date,
+        current_line=row.current_line,
+        relapse_number=int(row.relapse_number),
+        latest_response=row.latest_response,
+        state=row.state,
+        last_result_date=row.last_result_date,
+        progression_suspected=bool(row.progression_suspected),
+        version=int(row.version),
+    )
+
+
+def _search(
+    query: Select[*tuple[Any, ...]], search: str | None
+) -> Select[*tuple[Any, ...]]:
+    if search is None or not search.strip():
+        return query
+    needle = search.strip().lower()
+    return query.where(func.lower(Patient.patient_id).contains(needle, autoescape=True))
+
+
 def list_patients(
     session: Session, *, search: str | None = None, limit: int = 50, offset: int = 0
 ) -> list[PatientSummary]:
-    """Patients ordered by id, optionally those whose id contains ``search`` (case-insensitive)."""
-    raise NotImplementedError
+    """Patients ordered by id, optionally those whose id contains ``search`` (case-insensitive).
+
+    ``limit`` must be 1..1000 and ``offset`` at least 0. Wildcards in ``search`` (``%``, ``_``)
+    match themselves.
+    """
+    if not 1 <= limit <= 1000:
+        raise ValueError(f"`limit` must be between 1 and 1000, got {limit}")
+    if offset < 0:
+        raise ValueError(f"`offset` must be 0 or more, got {offset}")
+    query = _search(_summary_query(), search).order_by(Patient.patient_id)
+    return [_summary(r) for r in session.execute(query.limit(limit).offset(offset))]
 
 
 def count_patients(session: Session, *, search: str | None = None) -> int:
     """How many patients :func:`list_patients` would page through."""
-    raise NotImplementedError
+    query = _search(select(func.count()).select_from(Patient), search)
+    return int(session.execute(query).scalar_one())
 
 
 def get_patient(session: Session, patient_id: str) -> PatientSummary | None:
     """One patient's summary, or ``None`` when no such patient is stored."""
-    raise NotImplementedError
+    row = session.execute(_summary_query().where(Patient.patient_id == patient_id)).first()
+    return None if row is None else _summary(row)
 
 
 def load_patient_tables(session: Session, patient_id: str) -> CanonicalTables | None:
-    """The patient's canonical frames as stored (``None`` when no such patient is stored)."""
-    raise NotImplementedError
+    """The patient's canonical frames as stored (``None`` when no such patient is stored).
+
+    Rows come in a fixed order (by date, then name, then content), so the same stored records
+    always give the same frames.
+    """
+    tables = load_tables(session, [patient_id])
+    return tables if tables.patients.height else None
 
 
 def load_course(session: Session, patient_id: str) -> StoredCourse | None:
     """The patient's stored derived course (``None`` when none is stored)."""
-    raise NotImplementedError
+    record = courses.load_stored_course(session, patient_id)
+    if record is None:
+        return None
+    return StoredCourse(
+        patient_id=patient_id,
+        engine_version=record.engine_version,
+        input_digest=record.input_digest,
+        course_digest=record.course_digest,
+        **record.frames,
+    )
 
 
 def preview_import(session: Session, tables: CanonicalTables) -> ImportPreview:
     """What :func:`import_tables` would add, and any conflicts with stored patients."""
-    raise NotImplementedError
+    plan = importer.plan_import(session, tables)
+    from relapsewatch.store.models import ImportBatch
+
+    already = session.execute(
+        select(ImportBatch.id).where(ImportBatch.content_hash == plan.prepared.content_hash)
+    ).first()
+    return ImportPreview(
+        content_hash=plan.prepared.content_hash,
+        already_imported=already is not None,
+        patients_new=len(plan.new_patients),
+        patients_existing=len(plan.existing),
+        rows_new={name: len(rows) for name, rows in plan.new_rows.items()},
+        rows_already_stored=plan.rows_already_stored,
+        problems=tuple(plan.problems),
+    )
 
 
 def import_tables(
@@ -203,13 +311,61 @@ def import_tables(
     source: str,
     progress: Progress | None = None,
     chunk_rows: int = 2000,
+    config: MyelomaCourseConfig | None = None,
 ) -> ImportResult:
     """Import canonical tables whole or not at all, in one transaction (see module docstring).
 
-    Raises :class:`~relapsewatch.errors.DataError` (nothing written) when a stored patient's
-    details differ from the input.
+    Parameters
+    ----------
+    session_factory:
+        From :func:`relapsewatch.store.db.make_session_factory`.
+    tables:
+        Validated canonical tables (:func:`relapsewatch.io.read_tables` or
+        :func:`relapsewatch.io.normalise_tables`).
+    source:
+        Where the tables came from (a folder or upload name), kept with the batch.
+    progress:
+        Called with ``(phase, rows_so_far)``; see the module docstring for the phases.
+    chunk_rows:
+        Rows per INSERT round trip (and per ``rows`` progress report).
+    config:
+        Course engine settings (default: :class:`MyelomaCourseConfig` defaults).
+
+    Raises
+    ------
+    DataError
+        Nothing written: the tables hold no patient, or a stored patient's details differ.
     """
-    raise NotImplementedError
+    fields = importer.run_import(
+        session_factory,
+        tables,
+        source=source,
+        progress=progress,
+        chunk_rows=chunk_rows,
+        config=config,
+    )
+    return ImportResult(**fields)
+
+
+def _entry(
+    session_factory: sessionmaker[Session],
+    patient_id: str,
+    table: str,
+    row: Mapping[str, object],
+    expected_version: int | None,
+    source: str,
+    config: MyelomaCourseConfig | None,
+) -> EntryResult:
+    fields = importer.run_entry(
+        session_factory,
+        patient_id,
+        table,
+        row,
+        expected_version=expected_version,
+        source=source,
+        config=config,
+    )
+    return EntryResult(**fields)
 
 
 def add_measurement(
@@ -219,17 +375,21 @@ def add_measurement(
     *,
     expected_version: int | None = None,
     source: str = "form",
+    config: MyelomaCourseConfig | None = None,
 ) -> EntryResult:
     """Add one result typed into a form; the patient's course is recomputed at once.
 
     ``row`` holds the file columns of ``measurements`` (``date``, ``test``, ``value``, ``unit``,
-    optional ``method``, ``sensitivity``) as the user gave them; it is validated by the same
-    :func:`relapsewatch.io.normalise_tables` path as a file. Problems raise
-    :class:`~relapsewatch.errors.DataError` with ``column`` set to the form field.
-    ``expected_version`` (the version the form was built from) makes a concurrent change a
-    :class:`~relapsewatch.store.errors.StaleVersionError`.
+    optional ``method``, ``sensitivity``) as the user gave them (text, numbers or dates); it is
+    validated by the same :func:`relapsewatch.io.normalise_tables` path as a file. Problems raise
+    :class:`~relapsewatch.errors.DataError` whose problems have ``column`` set to the form field
+    (file name ``result form``). ``expected_version`` (the version the form was built from) turns
+    a concurrent change into :class:`~relapsewatch.store.errors.StaleVersionError`; an unknown
+    patient raises :class:`~relapsewatch.store.errors.UnknownPatientError`.
     """
-    raise NotImplementedError
+    return _entry(
+        session_factory, patient_id, "measurements", row, expected_version, source, config
+    )
 
 
 def add_treatment(
@@ -239,9 +399,14 @@ def add_treatment(
     *,
     expected_version: int | None = None,
     source: str = "form",
+    config: MyelomaCourseConfig | None = None,
 ) -> EntryResult:
-    """Add one treatment (``therapy``, ``start_date``, ``end_date``, optional ``intent``)."""
-    raise NotImplementedError
+    """Add one treatment (``therapy``, ``start_date``, ``end_date``, optional ``intent``).
+
+    A regimen abbreviation (``VRd``) is stored as one row per drug, as in a file. Errors as for
+    :func:`add_measurement` (file name ``treatment form``).
+    """
+    return _entry(session_factory, patient_id, "treatments", row, expected_version, source, config)
 
 
 def add_finding(
@@ -251,15 +416,25 @@ def add_finding(
     *,
     expected_version: int | None = None,
     source: str = "form",
+    config: MyelomaCourseConfig | None = None,
 ) -> EntryResult:
     """Add one clinical finding (``date``, ``finding``, optional ``detail``)."""
-    raise NotImplementedError
+    return _entry(session_factory, patient_id, "findings", row, expected_version, source, config)
 
 
-def recompute_courses(session: Session, patient_ids: list[str] | tuple[str, ...]) -> RecomputeResult:
+def recompute_courses(
+    session: Session,
+    patient_ids: Sequence[str],
+    *,
+    config: MyelomaCourseConfig | None = None,
+    force: bool = False,
+) -> RecomputeResult:
     """Derive the courses of these patients from their stored inputs and store them.
 
     Deterministic: unchanged inputs give byte-identical stored rows and the same
-    ``course_digest`` (RELIABILITY E7). Runs in the caller's transaction; the caller commits.
+    ``course_digest`` (RELIABILITY E7); a course equal to the stored one is not rewritten unless
+    ``force``. Runs in the caller's transaction; the caller commits (use
+    :func:`relapsewatch.store.db.write_session`).
     """
-    raise NotImplementedError
+    recomputed, changed = courses.recompute(session, patient_ids, config=config, force=force)
+    return RecomputeResult(recomputed=recomputed, changed=changed)
