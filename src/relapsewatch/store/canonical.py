@@ -31,8 +31,8 @@ __all__ = [
     "CLINICAL_MODELS",
     "PreparedRows",
     "canonical_json",
-    "input_digests",
     "load_tables",
+    "load_tables_with_digests",
     "prepare_rows",
 ]
 
@@ -96,10 +96,21 @@ class PreparedRows:
         return sum(len(rows) for rows in self.clinical.values())
 
 
+def _texts(name: str, frame: pl.DataFrame) -> list[str]:
+    """:func:`canonical_json` of every row, with the date formatting done by polars (fast)."""
+    spec = schema.CANONICAL_FRAMES[name]
+    ready = frame.select(
+        pl.col(c).dt.to_string("%Y-%m-%d") if isinstance(t, pl.Date) else pl.col(c)
+        for c, t in spec.items()
+    )
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+    return [dumps([name, *values]) for values in ready.iter_rows()]
+
+
 def _records(name: str, frame: pl.DataFrame) -> Iterator[tuple[str, dict[str, Any]]]:
     columns = list(schema.CANONICAL_FRAMES[name])
-    for values in frame.select(columns).iter_rows():
-        yield canonical_json([name, *values]), dict(zip(columns, values, strict=True))
+    rows = frame.select(columns).to_dicts()
+    return zip(_texts(name, frame), rows, strict=True)
 
 
 def prepare_rows(tables: CanonicalTables) -> PreparedRows:
@@ -146,6 +157,17 @@ def _rows(session: Session, query: Select[Any], ids: Sequence[str], key: Any) ->
 
 def load_tables(session: Session, patient_ids: Iterable[str]) -> CanonicalTables:
     """The stored canonical frames of these patients, in a content-determined row order."""
+    return load_tables_with_digests(session, patient_ids)[0]
+
+
+def load_tables_with_digests(
+    session: Session, patient_ids: Iterable[str]
+) -> tuple[CanonicalTables, dict[str, str]]:
+    """:func:`load_tables` plus an input digest per patient.
+
+    The digest is the SHA-256 of the patient row's canonical JSON and the sorted digests of all
+    their clinical rows: equal stored records give equal digests.
+    """
     ids = sorted(set(patient_ids))
     frames: dict[str, pl.DataFrame] = {}
     columns = list(schema.PATIENTS)
@@ -158,6 +180,7 @@ def load_tables(session: Session, patient_ids: Iterable[str]) -> CanonicalTables
     frames["patients"] = pl.DataFrame(
         sorted(rows, key=lambda r: r[0]), schema=schema.PATIENTS, orient="row"
     )
+    row_digests: dict[str, list[str]] = {pid: [] for pid in frames["patients"]["patient_id"]}
     for name, model in CLINICAL_MODELS.items():
         wanted = list(schema.CANONICAL_FRAMES[name])
         order = _ORDER[name]
@@ -170,22 +193,21 @@ def load_tables(session: Session, patient_ids: Iterable[str]) -> CanonicalTables
             schema=schema.CANONICAL_FRAMES[name],
             orient="row",
         )
-    return CanonicalTables(
+        for r in fetched:
+            row_digests[r[0]].append(r[-1])
+    tables = CanonicalTables(
         patients=frames["patients"],
         measurements=frames["measurements"],
         treatments=frames["treatments"],
         findings=frames["findings"],
     )
+    digests = {}
+    for pid, text in zip(
+        frames["patients"]["patient_id"], _texts("patients", tables.patients), strict=True
+    ):
+        digests[pid] = _sha256("\n".join([text, *sorted(row_digests[pid])]))
+    return tables, digests
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, "") if value is None else (1, value)
-
-
-def input_digests(tables: CanonicalTables) -> dict[str, str]:
-    """SHA-256 per patient of their canonical rows, in the order :func:`load_tables` gives."""
-    hashers = {pid: hashlib.sha256() for pid in tables.patients["patient_id"].to_list()}
-    for name in ("patients", *CLINICAL_MODELS):
-        for text, row in _records(name, getattr(tables, name)):
-            hashers[row["patient_id"]].update(text.encode("utf-8") + b"\n")
-    return {pid: h.hexdigest() for pid, h in hashers.items()}

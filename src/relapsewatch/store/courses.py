@@ -25,11 +25,11 @@ from relapsewatch._version import __version__
 from relapsewatch.course.myeloma.config import MyelomaCourseConfig
 from relapsewatch.course.myeloma.course import derive_course
 from relapsewatch.io import CanonicalTables
-from relapsewatch.store.canonical import chunks, input_digests, load_tables
+from relapsewatch.store.canonical import chunks, load_tables_with_digests
 from relapsewatch.store.frames import (
+    EncodedRow,
     decode_frame,
-    encode_rows,
-    frame_row_texts,
+    encode_frame,
     frame_schema_json,
     stored_schema,
     typed_columns,
@@ -42,6 +42,7 @@ from relapsewatch.store.models import (
     CourseStatus,
     Patient,
     PatientCourse,
+    table_of,
 )
 
 __all__ = [
@@ -139,15 +140,6 @@ def _progression_suspected(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     )
 
 
-def _course_digest(schemas: Mapping[str, Any], texts: Mapping[str, list[str]]) -> str:
-    hasher = hashlib.sha256()
-    hasher.update(json.dumps(schemas, sort_keys=True, separators=(",", ":")).encode("utf-8"))
-    for name in (*DERIVED_FRAMES, *DETAIL_FRAMES):
-        hasher.update(f"\n#{name}\n".encode())
-        hasher.update("\n".join(texts.get(name, [])).encode("utf-8"))
-    return hasher.hexdigest()
-
-
 def _derive_group(
     tables: CanonicalTables, as_of: dt.date, config: MyelomaCourseConfig
 ) -> dict[str, pl.DataFrame]:
@@ -173,9 +165,8 @@ def recompute(
     ids = sorted(set(patient_ids))
     if not ids:
         return 0, 0
-    tables = load_tables(session, ids)
+    tables, digests = load_tables_with_digests(session, ids)
     as_of = _as_of_by_patient(session, ids)
-    digests = input_digests(tables)
     last_results = dict(
         tables.measurements.group_by("patient_id").agg(pl.col("date").max()).iter_rows()
     )
@@ -201,19 +192,23 @@ def recompute(
         group = by_date[day]
         frames = _derive_group(_subset(tables, group), day, config)
         schemas = {name: frame_schema_json(frame) for name, frame in frames.items()}
-        typed = {
-            name: typed_columns(model, frames[name].schema)
-            for name, model in DERIVED_FRAMES.items()
-        }
+        schema_text = json.dumps(schemas, sort_keys=True, separators=(",", ":"))
         suspected = set(_progression_suspected(frames)["patient_id"].to_list())
-        parts = {
-            name: frame.partition_by("patient_id", as_dict=True, maintain_order=True)
-            for name, frame in frames.items()
-        }
+        encoded: dict[str, dict[str, list[EncodedRow]]] = {}
+        for name, frame in frames.items():
+            derived_model = DERIVED_FRAMES.get(name)
+            typed = typed_columns(derived_model, frame.schema) if derived_model else []
+            by_patient: dict[str, list[EncodedRow]] = {}
+            for row in encode_frame(frame, typed):
+                by_patient.setdefault(row.patient_id, []).append(row)
+            encoded[name] = by_patient
         for pid in group:
-            slices = {name: parts[name].get((pid,), frames[name].head(0)) for name in frames}
-            texts = {name: frame_row_texts(frame) for name, frame in slices.items()}
-            digest = _course_digest(schemas, texts)
+            hasher = hashlib.sha256(schema_text.encode("utf-8"))
+            for name in frames:
+                hasher.update(f"\n#{name}\n".encode())
+                for row in encoded[name].get(pid, ()):
+                    hasher.update(row.text.encode("utf-8") + b"\n")
+            digest = hasher.hexdigest()
             input_digest = hashlib.sha256(f"{digests[pid]}as_of:{day}".encode()).hexdigest()
             before = stored.get(pid)
             if (
@@ -230,25 +225,35 @@ def recompute(
                     "engine_version": version,
                     "input_digest": input_digest,
                     "course_digest": digest,
-                    "frame_schemas": json.dumps(schemas, sort_keys=True, separators=(",", ":")),
+                    "frame_schemas": schema_text,
                     "progression_suspected": pid in suspected,
                     "last_result_date": last_results.get(pid),
                 }
             )
-            for name in DERIVED_FRAMES:
-                rows[name] += encode_rows(slices[name], pid, typed[name])
-            for name in DETAIL_FRAMES:
-                rows["detail"] += encode_rows(slices[name], pid, (), extra={"frame": name})
+            for name in frames:
+                target = rows[name] if name in DERIVED_FRAMES else rows["detail"]
+                extra = {} if name in DERIVED_FRAMES else {"frame": name}
+                for seq, row in enumerate(encoded[name].get(pid, ())):
+                    target.append(
+                        {
+                            "patient_id": pid,
+                            "seq": seq,
+                            **extra,
+                            **row.typed,
+                            "details": row.details,
+                        }
+                    )
     for part in chunks(changed):
         for model in _COURSE_TABLES:
             session.execute(delete(model).where(model.patient_id.in_(part)))
     if headers:
-        session.execute(insert(PatientCourse), headers)
+        # Core inserts (executemany), not the ORM's bulk path: these rows need no objects.
+        session.execute(insert(table_of(PatientCourse)), headers)
         for name, model in DERIVED_FRAMES.items():
             if rows[name]:
-                session.execute(insert(model), rows[name])
+                session.execute(insert(table_of(model)), rows[name])
         if rows["detail"]:
-            session.execute(insert(CourseDetailRow), rows["detail"])
+            session.execute(insert(table_of(CourseDetailRow)), rows["detail"])
     return len(ids), len(changed)
 
 

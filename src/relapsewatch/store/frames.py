@@ -5,8 +5,8 @@ the engine's dtype fits them; every other column goes to the row's ``details`` a
 The frame's schema (columns in order, each dtype as JSON) is stored once per patient and frame,
 so :func:`decode_frame` rebuilds the frame the engine returned.
 
-The same canonical encoding gives :func:`frame_row_texts`, from which the course digest is
-computed: equal frames give equal bytes (RELIABILITY E7).
+The same canonical encoding gives each row's ``text`` (:class:`EncodedRow`), from which the
+course digest is computed: equal frames give equal bytes (RELIABILITY E7).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -27,11 +28,11 @@ if TYPE_CHECKING:
     from polars._typing import PolarsDataType
 
 __all__ = [
+    "EncodedRow",
     "decode_frame",
     "dtype_from_json",
     "dtype_to_json",
-    "encode_rows",
-    "frame_row_texts",
+    "encode_frame",
     "frame_schema_json",
     "stored_schema",
     "typed_columns",
@@ -150,10 +151,6 @@ def _decode(value: Any, dtype: PolarsDataType) -> Any:
     return value
 
 
-def _canonical(values: Any) -> str:
-    return json.dumps(values, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
 def _family(dtype: pl.DataType) -> str | None:
     if dtype.is_integer():
         return "integer"
@@ -198,29 +195,48 @@ def frame_schema_json(frame: pl.DataFrame) -> list[list[Any]]:
     return [[name, dtype_to_json(dtype)] for name, dtype in frame.schema.items()]
 
 
-def frame_row_texts(frame: pl.DataFrame) -> list[str]:
-    """Canonical JSON of each row (all columns, in order): the bytes the course digest covers."""
-    dtypes = list(frame.schema.values())
-    return [
-        _canonical([_encode(v, d) for v, d in zip(row, dtypes, strict=True)])
-        for row in frame.iter_rows()
-    ]
+@dataclass(frozen=True, slots=True)
+class EncodedRow:
+    """One row of a derived frame ready for the database.
+
+    ``text`` is the canonical JSON of everything stored for the row (typed values, then
+    ``details``): the bytes the course digest covers.
+    """
+
+    patient_id: str
+    typed: dict[str, Any]
+    details: str
+    text: str
 
 
-def encode_rows(
-    frame: pl.DataFrame, patient_id: str, typed: Sequence[str], *, extra: Mapping[str, Any] = {}
-) -> list[dict[str, Any]]:
-    """Database rows for one patient's slice of a derived frame (``seq`` = row position)."""
+def _column_encoder(dtype: pl.DataType) -> Callable[[Any], Any] | None:
+    """A per-value JSON encoder, or ``None`` when the value is JSON-ready as it is."""
+    if isinstance(dtype, pl.String | pl.Boolean | pl.Null | pl.Categorical | pl.Enum):
+        return None
+    if dtype.is_integer():
+        return None
+    return lambda value: _encode(value, dtype)
+
+
+def encode_frame(frame: pl.DataFrame, typed: Sequence[str]) -> list[EncodedRow]:
+    """Encode every row of a derived frame (all patients) in one pass, in frame order."""
     schema = frame.schema
     others = [c for c in frame.columns if c not in typed and c != "patient_id"]
-    rows = []
-    for seq, record in enumerate(frame.iter_rows(named=True)):
-        row: dict[str, Any] = {"patient_id": patient_id, "seq": seq, **extra}
-        for name in typed:
-            row[name] = record[name]
-        row["details"] = _canonical({c: _encode(record[c], schema[c]) for c in others})
-        rows.append(row)
-    return rows
+    encoders = [(c, _column_encoder(schema[c])) for c in frame.columns]
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+    out = []
+    for record in frame.iter_rows(named=True):
+        plain = {c: record[c] if f is None else f(record[c]) for c, f in encoders}
+        details = dumps({c: plain[c] for c in others})
+        out.append(
+            EncodedRow(
+                patient_id=record["patient_id"],
+                typed={c: record[c] for c in typed},
+                details=details,
+                text=dumps([plain[c] for c in typed]) + details,
+            )
+        )
+    return out
 
 
 def stored_schema(value: Sequence[Sequence[Any]]) -> pl.Schema:

@@ -33,7 +33,7 @@ from relapsewatch.store.canonical import (
 from relapsewatch.store.courses import engine_version, recompute
 from relapsewatch.store.db import write_session
 from relapsewatch.store.errors import StaleVersionError, UnknownPatientError
-from relapsewatch.store.models import ImportBatch, Patient
+from relapsewatch.store.models import ImportBatch, Patient, table_of
 
 __all__ = ["ImportPlan", "entry_tables", "plan_import", "run_entry", "run_import"]
 
@@ -217,7 +217,7 @@ def run_import(
             )
             if plan.new_patients:
                 session.execute(
-                    insert(Patient),
+                    insert(table_of(Patient)),
                     [
                         {**p, "version": 1, "records_as_of": cutoff, "batch_id": batch_id}
                         for p in plan.new_patients
@@ -230,7 +230,7 @@ def run_import(
                 rows = plan.new_rows[name]
                 for start in range(0, len(rows), chunk_rows):
                     part = [{**r, "batch_id": batch_id} for r in rows[start : start + chunk_rows]]
-                    session.execute(insert(model), part)
+                    session.execute(insert(table_of(model)), part)
                     done += len(part)
                     report("rows", done)
             touched = sorted({p["patient_id"] for p in plan.new_patients} | set(touched_existing))
@@ -390,7 +390,7 @@ def run_entry(
             version=version_text,
             started=started,
         )
-        session.execute(insert(model), [{**r, "batch_id": batch_id} for r in fresh])
+        session.execute(insert(table_of(model)), [{**r, "batch_id": batch_id} for r in fresh])
         _bump_patients(session, [patient_id], _cutoff(tables))
         recompute(session, [patient_id], config=config)
         session.execute(

@@ -27,6 +27,7 @@ Further tables (users, care teams, audit) attach to ``patients.patient_id`` the 
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from sqlalchemy import (
     JSON,
@@ -40,6 +41,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -58,6 +60,7 @@ __all__ = [
     "Patient",
     "PatientCourse",
     "Treatment",
+    "table_of",
 ]
 
 NAMING_CONVENTION = {
@@ -76,6 +79,11 @@ Digest = String(64)
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model (for executemany inserts that need no ORM objects)."""
+    return cast(Table, model.__table__)
 
 
 def _patient_fk() -> Mapped[str]:

@@ -224,9 +224,7 @@ def _summary(row: Any) -> PatientSummary:
     )
 
 
-def _search(
-    query: Select[*tuple[Any, ...]], search: str | None
-) -> Select[*tuple[Any, ...]]:
+def _search(query: Select[*tuple[Any, ...]], search: str | None) -> Select[*tuple[Any, ...]]:
     if search is None or not search.strip():
         return query
     needle = search.strip().lower()
