@@ -1,0 +1,210 @@
+"""The app factory: :func:`create_app` builds the FastAPI app from :class:`WebSettings`.
+
+Everything the routes use is made here and put on ``app.state``: the settings, the database
+engine and session factory, the templates and the help-and-support directory. Nothing is built
+at import time, so tests and ``relapsewatch serve`` each make the app they need.
+
+Routers, one per resource, are listed in :data:`ROUTERS` and included in one place, so the
+accounts issue can give each one its login dependency and list each route in its policy table.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from relapsewatch._version import __version__
+from relapsewatch.knowledge import load_support
+from relapsewatch.store.db import create_engine_for, make_session_factory
+from relapsewatch.web.routers import (
+    assets,
+    health,
+    imports,
+    info,
+    patients,
+    results,
+    support,
+    treatments,
+)
+from relapsewatch.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from relapsewatch.web.settings import WebSettings
+from relapsewatch.web.templating import build_templates
+
+__all__ = ["ROUTERS", "STATIC_PREFIXES", "create_app"]
+
+logger = logging.getLogger("relapsewatch.web")
+
+#: Every router of the app, one per resource.
+ROUTERS = (
+    patients.router,
+    results.router,
+    treatments.router,
+    imports.router,
+    info.router,
+    support.router,
+    assets.router,
+    health.router,
+)
+
+#: Paths whose responses may be cached by the browser (no patient data).
+STATIC_PREFIXES = ("/static/", "/assets/")
+
+_ERROR_TITLES = {
+    400: "The request could not be read",
+    404: "Page not found",
+    405: "Not allowed",
+    413: "The upload is too large",
+    422: "Some details were not valid",
+}
+
+
+class RequestIdMiddleware:
+    """Give every request an id (``X-Request-ID``), shown on error pages to quote to support."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def _error_page(request: Request, status_code: int, detail: str | None) -> Response:
+    templates = request.app.state.templates
+    title = _ERROR_TITLES.get(status_code, "Something went wrong")
+    context = {
+        "settings": request.app.state.settings,
+        "section": "",
+        "title": title,
+        "detail": detail,
+        "status_code": status_code,
+        "request_id": getattr(request.state, "request_id", ""),
+    }
+    response: Response = templates.TemplateResponse(
+        request, "errors/error.html", context, status_code=status_code
+    )
+    return response
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) and exc.status_code < 500 else None
+        if detail in _ERROR_TITLES.values() or detail == "Not Found":
+            detail = None
+        response = _error_page(request, exc.status_code, detail)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()})
+        detail = "Check " + ", ".join(f for f in fields if f) + "." if any(fields) else None
+        return _error_page(request, 422, detail)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # Logged without the request's data (it may hold patient details); the page shows only
+        # the request id.
+        logger.error(
+            "unhandled %s on %s %s (request %s)",
+            type(exc).__name__,
+            request.method,
+            request.url.path,
+            getattr(request.state, "request_id", ""),
+        )
+        return _error_page(request, 500, None)
+
+
+def _staging_root(settings: WebSettings) -> Path:
+    """The folder uploads wait in: the configured one, else a private temporary folder."""
+    if settings.staging_dir is not None:
+        settings.staging_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return settings.staging_dir
+    return Path(tempfile.mkdtemp(prefix="relapsewatch-staging-"))
+
+
+def create_app(
+    settings: WebSettings | None = None,
+    *,
+    engine: Engine | None = None,
+) -> FastAPI:
+    """Build the web app.
+
+    Parameters
+    ----------
+    settings:
+        The site's settings; read from ``RELAPSEWATCH_*`` environment variables when omitted.
+    engine:
+        An existing SQLAlchemy engine (e.g. the one ``serve --demo`` filled); one is created
+        from ``settings.database_url`` otherwise and disposed of when the app shuts down.
+    """
+    settings = settings or WebSettings()
+    owns_engine = engine is None
+    bound = engine or create_engine_for(settings.database_url)
+    session_factory: sessionmaker[Session] = make_session_factory(bound)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_engine:
+            bound.dispose()
+        if settings.staging_dir is None:
+            shutil.rmtree(app.state.staging_root, ignore_errors=True)
+
+    app = FastAPI(
+        title=settings.site_name,
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = bound
+    app.state.session_factory = session_factory
+    app.state.templates = build_templates()
+    app.state.support = load_support(settings.support_file)
+    app.state.staging_root = _staging_root(settings)
+
+    for router in ROUTERS:
+        app.include_router(router)
+    static = resources.files("relapsewatch.web").joinpath("static")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    @app.get("/", name="home", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse(app.url_path_for("patients.list"), status_code=303)
+
+    _install_error_pages(app)
+    app.add_middleware(
+        SecurityHeadersMiddleware, https=settings.https, cacheable_prefixes=STATIC_PREFIXES
+    )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app

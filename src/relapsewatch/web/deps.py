@@ -1,0 +1,100 @@
+"""Dependencies of the routes, as typed aliases (``SettingsDep``, ``SessionFactoryDep`` ...).
+
+Everything a route needs comes in through one of these, from what :func:`create_app` put on
+``app.state``; nothing is built at import time. The accounts issue adds its login and role
+dependencies next to these and to every router (see ``relapsewatch.web.app.ROUTERS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from relapsewatch.knowledge import SupportDirectory
+from relapsewatch.web.routers.assets import plotly_version
+from relapsewatch.web.settings import Region, WebSettings
+
+__all__ = [
+    "PATIENT_ID_PATTERN",
+    "PatientId",
+    "RegionDep",
+    "SessionDep",
+    "SessionFactoryDep",
+    "SettingsDep",
+    "SupportDep",
+    "TemplatesDep",
+    "render",
+]
+
+#: What a patient id in an address may look like: the data contract allows free text, so any
+#: printable text up to 128 characters without a slash (it is percent-encoded in addresses).
+PATIENT_ID_PATTERN = r"^[^/\\\x00-\x1f\x7f]{1,128}$"
+
+
+def get_settings(request: Request) -> WebSettings:
+    settings: WebSettings = request.app.state.settings
+    return settings
+
+
+def get_templates(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    return factory
+
+
+def get_support(request: Request) -> SupportDirectory:
+    support: SupportDirectory = request.app.state.support
+    return support
+
+
+SettingsDep = Annotated[WebSettings, Depends(get_settings)]
+TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+SupportDep = Annotated[SupportDirectory, Depends(get_support)]
+
+PatientId = Annotated[
+    str, Path(pattern=PATIENT_ID_PATTERN, description="The patient's identifier.")
+]
+
+
+def get_region(
+    settings: SettingsDep,
+    region: Annotated[Region | None, Query(description="england, eu or us")] = None,
+) -> Region:
+    """The region a page shows approvals for: the ``region`` query, else the site's setting."""
+    return region or settings.region
+
+
+RegionDep = Annotated[Region, Depends(get_region)]
+
+
+def render(
+    request: Request,
+    templates: Jinja2Templates,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Render a page with the context every page has (settings, the current section)."""
+    settings: WebSettings = request.app.state.settings
+    full = {"settings": settings, "section": "", "plotly_version": plotly_version(), **context}
+    return templates.TemplateResponse(request, name, full, status_code=status_code)
+
+
+def get_session(factory: SessionFactoryDep) -> Iterator[Session]:
+    """A read session for one request, closed when the response is sent."""
+    with factory() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

@@ -1,0 +1,1 @@
+"""One router per resource; :data:`relapsewatch.web.app.ROUTERS` lists them all."""

@@ -1,0 +1,86 @@
+"""Patients: the nurse's searchable list, and one patient's course page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.responses import HTMLResponse
+
+from relapsewatch.store.repository import (
+    count_patients,
+    get_patient,
+    list_patients,
+    load_course,
+    load_patient_tables,
+)
+from relapsewatch.web.deps import (
+    PatientId,
+    RegionDep,
+    SessionDep,
+    SettingsDep,
+    TemplatesDep,
+    render,
+)
+from relapsewatch.web.views import course_page
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/patients", tags=["patients"])
+
+Search = Annotated[
+    str | None, Query(max_length=64, description="Part of a patient id (case-insensitive).")
+]
+PageNumber = Annotated[int, Query(ge=1, le=100_000, description="Page of the list, from 1.")]
+
+
+@router.get("", name="patients.list", response_class=HTMLResponse)
+def patient_list(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    q: Search = None,
+    page: PageNumber = 1,
+) -> HTMLResponse:
+    search = (q or "").strip() or None
+    size = settings.page_size
+    total = count_patients(session, search=search)
+    pages = max(1, -(-total // size))
+    shown = list_patients(session, search=search, limit=size, offset=(min(page, pages) - 1) * size)
+    return render(
+        request,
+        templates,
+        "patients/list.html",
+        {
+            "section": "patients",
+            "patients": shown,
+            "search": search or "",
+            "total": total,
+            "page": min(page, pages),
+            "pages": pages,
+        },
+    )
+
+
+@router.get("/{patient_id}", name="patients.course", response_class=HTMLResponse)
+def patient_course(
+    request: Request,
+    patient_id: PatientId,
+    session: SessionDep,
+    templates: TemplatesDep,
+    region: RegionDep,
+    scale: Annotated[Literal["linear", "log"], Query(description="Chart scale.")] = "linear",
+) -> HTMLResponse:
+    patient = get_patient(session, patient_id)
+    tables = load_patient_tables(session, patient_id) if patient is not None else None
+    if patient is None or tables is None:
+        raise HTTPException(status_code=404)
+    course = load_course(session, patient_id)
+    view = course_page(patient, tables, course, region=region, scale=scale)
+    return render(
+        request,
+        templates,
+        "patients/course.html",
+        {"section": "patients", "page": view, "patient": patient},
+    )

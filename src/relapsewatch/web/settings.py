@@ -1,0 +1,83 @@
+"""Settings of the web app, read from the environment (``RELAPSEWATCH_*``) or passed in.
+
+The app factory takes a :class:`WebSettings`; nothing reads the environment at import time, so a
+test builds an app with exactly the settings it needs::
+
+    >>> settings = WebSettings(database_url="sqlite://", region="eu")
+    >>> settings.region, settings.max_upload_bytes
+    ('eu', 20000000)
+
+Every field can also be set as an environment variable with the ``RELAPSEWATCH_`` prefix, e.g.
+``RELAPSEWATCH_DATABASE_URL=postgresql+psycopg://...`` or ``RELAPSEWATCH_REGION=us``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_DATABASE_URL", "Region", "WebSettings"]
+
+Region = Literal["england", "eu", "us"]
+
+#: The embedded default: a SQLite file in the working directory.
+DEFAULT_DATABASE_URL = "sqlite:///relapsewatch.db"
+
+
+class WebSettings(BaseSettings):
+    """What a site can configure. Defaults are safe for a single machine on loopback."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RELAPSEWATCH_", extra="ignore", frozen=True, validate_default=True
+    )
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL of the app database (SQLite file or PostgreSQL).",
+    )
+    region: Region = Field(
+        default="england",
+        description="Whose approvals the options show: NICE (england), EMA (eu), FDA (us).",
+    )
+    site_name: str = Field(
+        default="relapsewatch", description="Shown in the page header and titles."
+    )
+    support_file: Path | None = Field(
+        default=None,
+        description=(
+            "A site's YAML file of help-and-support contacts and community groups, merged over "
+            "the packaged default (see relapsewatch.knowledge.load_support)."
+        ),
+    )
+    demo: bool = Field(default=False, description="Label every page as showing simulated patients.")
+    max_upload_bytes: int = Field(
+        default=20_000_000, gt=0, description="Largest accepted import upload (all files together)."
+    )
+    max_zip_members: int = Field(
+        default=16, gt=0, description="Most files a zip upload may hold (folders excluded)."
+    )
+    max_unzipped_bytes: int = Field(
+        default=200_000_000, gt=0, description="Largest total size of a zip upload once unpacked."
+    )
+    max_zip_ratio: float = Field(
+        default=100.0, gt=1, description="Largest unpacked/packed size ratio of any zip member."
+    )
+    staging_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where uploads wait between preview and apply; a private temporary folder when unset."
+        ),
+    )
+    staging_ttl_seconds: int = Field(
+        default=3600,
+        gt=0,
+        description="How long an import preview can be applied before it expires.",
+    )
+    page_size: int = Field(default=50, gt=0, le=100, description="Patients per page in the list.")
+    https: bool = Field(
+        default=False,
+        description="Served over TLS (directly or behind a proxy): send HSTS for one year.",
+    )

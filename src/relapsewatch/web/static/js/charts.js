@@ -1,0 +1,73 @@
+/* Draws every chart on the page from its JSON block, with Plotly served by this app.
+   The data sits in <script type="application/json" id="..."> blocks (not executed); each chart
+   box names its block in data-figure. No inline script is needed, so the Content-Security-Policy
+   can forbid them. A scale switch (linear / log) re-draws the chart in place; without JavaScript
+   its links reload the page with ?scale=... instead. */
+(function () {
+  "use strict";
+
+  function readFigure(id) {
+    var block = document.getElementById(id);
+    if (!block) {
+      return null;
+    }
+    try {
+      return JSON.parse(block.textContent);
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function draw(box) {
+    var figure = readFigure(box.getAttribute("data-figure"));
+    if (!figure || typeof window.Plotly === "undefined") {
+      return;
+    }
+    var target = box.querySelector(".chart");
+    window.Plotly.newPlot(target, figure.data, figure.layout, {
+      responsive: true,
+      displayModeBar: false,
+      displaylogo: false,
+      scrollZoom: false
+    });
+    target.setAttribute("data-drawn", "true");
+  }
+
+  function bindScaleSwitch(switcher) {
+    var box = document.getElementById(switcher.getAttribute("data-chart"));
+    if (!box) {
+      return;
+    }
+    var links = switcher.querySelectorAll("a[data-scale]");
+    links.forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var target = box.querySelector(".chart");
+        if (!target || target.getAttribute("data-drawn") !== "true") {
+          return;
+        }
+        event.preventDefault();
+        var scale = link.getAttribute("data-scale");
+        window.Plotly.relayout(target, { "yaxis.type": scale === "log" ? "log" : "linear" });
+        links.forEach(function (other) {
+          other.setAttribute("aria-current", other === link ? "true" : "false");
+        });
+        if (window.history && window.history.replaceState) {
+          var url = new URL(window.location.href);
+          url.searchParams.set("scale", scale);
+          window.history.replaceState(null, "", url.toString());
+        }
+      });
+    });
+  }
+
+  function start() {
+    document.querySelectorAll("[data-figure]").forEach(draw);
+    document.querySelectorAll("[data-scale-switch]").forEach(bindScaleSwitch);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,92 @@
+"""The Jinja2 environment of the web app: packaged templates, autoescape always on.
+
+Filters shared by the templates live here so that every page words dates, responses and
+numbers the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import jinja2
+from starlette.templating import Jinja2Templates
+
+from relapsewatch.plotting.course import RESPONSE_WORDS
+
+__all__ = ["build_templates", "long_date", "response_words"]
+
+
+def long_date(day: dt.date | dt.datetime | str | None) -> str:
+    """``2024-03-05`` -> ``5 March 2024`` (empty for none).
+
+    >>> long_date(dt.date(2024, 3, 5))
+    '5 March 2024'
+    """
+    if day is None or day == "":
+        return ""
+    if isinstance(day, str):
+        day = dt.date.fromisoformat(day)
+    return f"{day.day} {day:%B %Y}"
+
+
+def response_words(code: str | None) -> str:
+    """An IMWG response code in plain words (``VGPR`` -> ``very good partial response``)."""
+    if not code:
+        return ""
+    return RESPONSE_WORDS.get(code, code)
+
+
+def _ordinal(number: int) -> str:
+    """1 -> 1st, 2 -> 2nd, 3 -> 3rd, 11 -> 11th."""
+    if 10 <= number % 100 <= 20:
+        suffix = "th"
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def _drugs(regimen: str | None) -> str:
+    """A derived regimen (``a+b+c``) as words: ``a, b and c``."""
+    if not regimen:
+        return ""
+    names = [n.replace("_", " ") for n in regimen.split("+") if n]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _first_lower(text: str) -> str:
+    """``Serum M-protein`` -> ``serum M-protein`` (only the first letter)."""
+    return text[:1].lower() + text[1:]
+
+
+def build_templates() -> Jinja2Templates:
+    """Templates from the package, with autoescape on for every file (never turned off)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("relapsewatch.web", "templates"),
+        autoescape=True,
+        auto_reload=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    filters: dict[str, Any] = {
+        "long_date": long_date,
+        "response_words": response_words,
+        "ordinal": _ordinal,
+        "drugs": _drugs,
+        "first_lower": _first_lower,
+    }
+    env.filters.update(filters)
+    templates = Jinja2Templates(env=env)
+    # Addresses as paths ("/patients/P1"), not absolute URLs built from the Host header: they
+    # stay right behind a proxy and cannot be pointed elsewhere by a forged Host.
+    env.globals["url_for"] = _url_path_for
+    return templates
+
+
+@jinja2.pass_context
+def _url_path_for(context: dict[str, Any], name: str, /, **path_params: Any) -> str:
+    request = context["request"]
+    return str(request.app.url_path_for(name, **path_params))
