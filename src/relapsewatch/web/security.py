@@ -45,6 +45,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
     )
 )
 
+#: Static assets (CSS, the page script) hold no patient data; an hour keeps updates visible.
+STATIC_CACHE = "public, max-age=3600"
+
 #: One year, as RELIABILITY.md H2 asks.
 HSTS = "max-age=31536000; includeSubDomains"
 
@@ -90,6 +93,8 @@ class SecurityHeadersMiddleware:
                 if not cacheable:
                     headers["Cache-Control"] = "no-store"
                     headers["Pragma"] = "no-cache"
+                elif "cache-control" not in headers:
+                    headers["Cache-Control"] = STATIC_CACHE
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,65 @@
+"""Fixtures of the web tests: a database with a small hand-written cohort, the app, a client.
+
+The cohort (``tests/web/data/cohort``) has four patients written for these tests:
+
+* ``W-LEN``: lenalidomide and dexamethasone, confirmed progression on it (lenalidomide-refractory,
+  first relapse), now on daratumumab, carfilzomib and dexamethasone;
+* ``W-BTZ``: the same course with bortezomib instead of lenalidomide (not lenalidomide-exposed);
+* ``W-RISE``: on lenalidomide and dexamethasone with one rise not yet confirmed;
+* ``W-NEW``: newly diagnosed, light-chain myeloma, no treatment yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from relapsewatch.io import CanonicalTables, read_tables
+from relapsewatch.store.db import create_engine_for, make_session_factory
+from relapsewatch.store.migrate import upgrade_database
+from relapsewatch.store.repository import import_tables
+from relapsewatch.web import WebSettings, create_app
+
+COHORT = Path(__file__).parent / "data" / "cohort"
+
+
+@pytest.fixture(scope="session")
+def cohort() -> CanonicalTables:
+    return read_tables(COHORT)
+
+
+@pytest.fixture
+def engine(database_url: str, cohort: CanonicalTables) -> Iterator[Engine]:
+    """The app database at the current schema, holding the test cohort with derived courses."""
+    bound = create_engine_for(database_url)
+    upgrade_database(bound)
+    import_tables(make_session_factory(bound), cohort, source="tests/web/data/cohort")
+    yield bound
+    bound.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> WebSettings:
+    return WebSettings(
+        database_url=database_url,
+        staging_dir=tmp_path / "staging",
+        max_upload_bytes=2_000_000,
+        max_zip_members=6,
+        max_unzipped_bytes=1_000_000,
+    )
+
+
+@pytest.fixture
+def app(settings: WebSettings, engine: Engine) -> FastAPI:
+    return create_app(settings, engine=engine)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=True, follow_redirects=False) as test_client:
+        yield test_client

@@ -1,0 +1,82 @@
+"""RELIABILITY.md H2: every HTML response carries the security headers; pages are never cached."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from relapsewatch.web.routers.assets import plotly_version
+from relapsewatch.web.security import security_headers
+
+HTML_PAGES = (
+    "/patients",
+    "/patients?q=W",
+    "/patients/W-LEN",
+    "/patients/W-LEN/results/new",
+    "/patients/W-LEN/treatments/new",
+    "/import",
+    "/support",
+    "/support/ask",
+    "/community",
+    "/info/relapse_1",
+    "/patients/NOBODY",
+    "/no/such/page",
+)
+
+
+def test_every_html_page_carries_the_security_headers_and_no_store(client: TestClient) -> None:
+    for path in HTML_PAGES:
+        page = client.get(path)
+        assert page.headers["content-type"].startswith("text/html"), path
+        csp = page.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp, path
+        assert "script-src 'self'" in csp and "style-src 'self'" in csp, path
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, path
+        assert page.headers["x-content-type-options"] == "nosniff", path
+        assert page.headers["referrer-policy"] == "no-referrer", path
+        assert page.headers["cross-origin-opener-policy"] == "same-origin", path
+        assert page.headers["cache-control"] == "no-store", path
+        assert "strict-transport-security" not in page.headers, path
+        assert page.headers["x-request-id"], path
+
+
+def test_no_inline_script_or_style_in_pages(client: TestClient) -> None:
+    for path in HTML_PAGES:
+        html = client.get(path).text
+        for start in range(len(html)):
+            start = html.find("<script", start)
+            if start < 0:
+                break
+            tag = html[start : html.index(">", start)]
+            assert "src=" in tag or 'type="application/json"' in tag, (path, tag)
+        assert "<style" not in html, path
+        assert " style=" not in html, path
+        assert " onclick=" not in html and "javascript:" not in html, path
+
+
+def test_static_assets_may_be_cached_and_plotly_is_served_from_the_package(
+    client: TestClient,
+) -> None:
+    css = client.get("/static/css/app.css")
+    assert css.status_code == 200
+    assert css.headers["cache-control"] != "no-store"
+    assert css.headers["x-content-type-options"] == "nosniff"
+    version = plotly_version()
+    plotly = client.get(f"/assets/plotly-{version}.min.js", headers={"Accept-Encoding": "gzip"})
+    assert plotly.status_code == 200
+    assert plotly.headers["content-encoding"] == "gzip"
+    assert plotly.headers["content-type"].startswith("text/javascript")
+    assert f"plotly.js v{version}" in plotly.text[:400]
+    again = client.get(
+        f"/assets/plotly-{version}.min.js", headers={"If-None-Match": plotly.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert client.get("/assets/plotly-0.0.1.min.js").status_code == 404
+    page = client.get("/patients/W-LEN").text
+    assert f'src="/assets/plotly-{version}.min.js"' in page
+
+
+def test_hsts_is_sent_only_when_served_over_tls() -> None:
+    assert ("Strict-Transport-Security", "max-age=31536000; includeSubDomains") in (
+        security_headers(https=True)
+    )
+    assert all(name != "Strict-Transport-Security" for name, _ in security_headers(https=False))
