@@ -16,11 +16,19 @@ quantifiable M-protein, as in practice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from relapsewatch.simulate.markers import NUMBER, SPEP_BELOW_FLOOR, measured_flc, measured_spep
+from relapsewatch.simulate.dynamics import TwoPopulation
+from relapsewatch.simulate.markers import (
+    NOT_DETECTED,
+    NUMBER,
+    SPEP_BELOW_FLOOR,
+    measured_flc,
+    measured_spep,
+)
 from relapsewatch.simulate.pathway import Pathways
 from relapsewatch.simulate.population import IGG, Patients
 from relapsewatch.simulate.randomness import CohortRandom
@@ -72,8 +80,8 @@ class LabRows:
     sensitivity: FloatArray  # NaN when not an MRD result
 
 
-def _round(values: FloatArray, decimals: IntArray | int) -> FloatArray:
-    scale = np.power(10.0, decimals)
+def _round(values: FloatArray, decimals: int) -> FloatArray:
+    scale = 10.0**decimals
     result: FloatArray = np.floor(values * scale + 0.5) / scale
     return result
 
@@ -98,74 +106,91 @@ def lab_rows(
     u_event = rnd.uniform("assay", settings.max_lines + 1, 4)
     z_event = rnd.normal("assay", settings.max_lines + 1, 2)
 
-    i, j = np.nonzero(paths.visit_measured)  # visits that happened, by patient then date
-    n = i.size
-    line = paths.visit_line[i, j].astype(np.int64)
-    in_line = paths.visit_in_line[i, j]
+    flat = np.flatnonzero(paths.visit_measured)  # visits that happened, by patient then date
+    i = flat // visits
+    j = flat - i * visits
+    n = flat.size
+
+    def at_visit(grid: NDArray[Any]) -> NDArray[Any]:
+        taken: NDArray[Any] = np.take(grid.reshape(-1), flat)
+        return taken
+
+    def of_patient(values: NDArray[Any]) -> NDArray[Any]:
+        taken: NDArray[Any] = np.take(values, i)
+        return taken
+
+    line = at_visit(paths.visit_line).astype(np.int64)
+    line_key = i * (settings.max_lines + 1) + np.maximum(line, 0)
+    in_line = at_visit(paths.visit_in_line)
     baseline = in_line == 0
     extended = in_line % settings.extended_panel_every == 0
     diagnosis = j == 0
-    marker = paths.marker[i, j]
-    cells = paths.cells[i, j]
-    noise = {name: values[i, j] for name, values in paths.marker_noise.items()}
-    light = patients.light_chain_only[i]
-    si = patients.si_units[i]
-    kappa = patients.kappa[i]
-    clonal_fraction = patients.marrow_fraction[i] * cells
+    marker = at_visit(paths.marker)
+    tumour = {name: np.take(values.reshape(-1), line_key) for name, values in paths.tumour.items()}
+    cells = TwoPopulation(
+        tumour["level"],
+        tumour["fraction"],
+        tumour["growth"],
+        tumour["rate"],
+        tumour["regrowth"],
+        tumour["days"],
+    ).at(at_visit(paths.visit_day) - tumour["start"])
+    noise = {name: at_visit(values) for name, values in paths.marker_noise.items()}
+    light = of_patient(patients.light_chain_only)
+    si = of_patient(patients.si_units)
+    kappa = of_patient(patients.kappa)
+    clonal_fraction = of_patient(patients.marrow_fraction) * cells
 
-    number = np.full((n, len(TESTS)), np.nan)
-    result = np.full((n, len(TESTS)), -1, dtype=np.int8)
-    unit = np.zeros((n, len(TESTS)), dtype=np.int8)
-    done = np.zeros((n, len(TESTS)), dtype=bool)
+    tests = len(TESTS)
+    number = np.full((tests, n), np.nan)
+    result = np.full((tests, n), -1, dtype=np.int8)
+    unit = np.zeros((tests, n), dtype=np.int8)
+    done = np.zeros((tests, n), dtype=bool)
 
     # --- SPEP: every visit for heavy-chain disease ("0", no band, on panels for light chain) ---
+    floor = of_patient(patients.spep_floor)
     spep, code = measured_spep(
         marker,
         noise["spep"],
         noise["detect"],
-        patients.spep_floor[i],
+        floor,
         sd_g_dl=settings.spep_sd_g_dl,
         cv=settings.spep_cv,
         visible_g_dl=settings.spep_band_visible_g_dl,
         detect_sd=settings.detection_noise_sd,
     )
-    code = np.where(light, 2, code)
+    code = np.where(light, NOT_DETECTED, code)
     spep = np.where(light, 0.0, spep)
-    high_floor = patients.spep_floor[i] > settings.spep_floor_g_dl
-    done[:, SPEP] = ~light | extended
-    number[:, SPEP] = np.where(si, _round(spep * 10.0, 1), spep)
-    result[:, SPEP] = np.where(
-        code == SPEP_BELOW_FLOOR,
-        np.where(si, np.where(high_floor, 7, 6), np.where(high_floor, 5, 4)),
-        -1,
-    )
-    unit[:, SPEP] = np.where(si, 2, 1)
+    high_floor = floor > settings.spep_floor_g_dl
+    done[SPEP] = ~light | extended
+    number[SPEP] = np.where(si, _round(spep * 10.0, 1), spep)
+    below = np.where(si, np.where(high_floor, 7, 6), np.where(high_floor, 5, 4))
+    result[SPEP] = np.where(code == SPEP_BELOW_FLOOR, below, -1)
+    unit[SPEP] = np.where(si, 2, 1)
 
     # --- free light chains ----------------------------------------------------------------------
-    excess = np.where(light, marker, patients.flc_per_marker[i] * marker)
-    normal_kappa, normal_lambda = patients.normal_kappa[i], patients.normal_lambda[i]
+    excess = np.where(light, marker, of_patient(patients.flc_per_marker) * marker)
+    normal_kappa = of_patient(patients.normal_kappa)
+    normal_lambda = of_patient(patients.normal_lambda)
     flc_k = measured_flc(
         normal_kappa + np.where(kappa, excess, 0.0), noise["kappa"], cv=settings.flc_cv
     )
     flc_l = measured_flc(
         normal_lambda + np.where(kappa, 0.0, excess), noise["lambda"], cv=settings.flc_cv
     )
-    involved_excess = np.maximum(np.where(kappa, flc_k - normal_kappa, flc_l - normal_lambda), 0.0)
+    involved_excess = np.where(kappa, flc_k - normal_kappa, flc_l - normal_lambda)
 
     # --- immunofixation, at baselines and on panels once the M-protein is not quantifiable -----
+    u_visit = at_visit(u_ife)
     detect = np.exp(settings.detection_noise_sd * noise["detect"])
     low_marker = np.where(light, involved_excess < 100.0, code != NUMBER)
-    ife = (
-        baseline
-        | diagnosis
-        | (extended & low_marker & (u_ife[i, j] < settings.ife_done_probability))
-    )
-    antibody = paths.antibody_lines[i, np.maximum(line, 0)]
+    ife = baseline | diagnosis | (extended & low_marker & (u_visit < settings.ife_done_probability))
+    antibody = np.take(paths.antibody_lines.reshape(-1), line_key)
     interference = (
-        (patients.heavy_chain[i] == IGG)
+        (of_patient(patients.heavy_chain) == IGG)
         & kappa
         & antibody
-        & (u_ife[i, j] < settings.antibody_ife_interference_probability)
+        & (u_visit < settings.antibody_ife_interference_probability)
     )
     serum_positive = (
         np.where(
@@ -175,89 +200,107 @@ def lab_rows(
         )
         | interference
     )
-    urine_true = patients.urine_at_diagnosis[i] * marker / patients.marker_at_diagnosis[i]
-    urine_detect = np.exp(settings.detection_noise_sd * z_urine[i, j])
+    urine_at_diagnosis = of_patient(patients.urine_at_diagnosis)
+    urine_true = urine_at_diagnosis * marker / of_patient(patients.marker_at_diagnosis)
+    z_u = at_visit(z_urine)
+    urine_detect = np.exp(settings.detection_noise_sd * z_u)
     urine_positive = np.where(
         light,
         marker * urine_detect >= settings.urine_ife_limit_flc_mg_l,
         urine_true * urine_detect >= settings.urine_ife_limit_mg_24h,
     )
-    for test, positive in ((SIFE, serum_positive), (UIFE, urine_positive)):
-        done[:, test] = ife
-        result[:, test] = np.where(positive, POSITIVE, NEGATIVE)
+    done[SIFE] = ife
+    result[SIFE] = np.where(serum_positive, POSITIVE, NEGATIVE)
+    done[UIFE] = ife
+    result[UIFE] = np.where(urine_positive, POSITIVE, NEGATIVE)
 
     # --- urine M-protein (24 h): at diagnosis for all, then on panels if urine is involved -----
-    urine = np.floor(urine_true * np.exp(0.15 * z_urine[i, j]) + 0.5)
-    done[:, UPEP] = diagnosis | (extended & (patients.urine_at_diagnosis[i] > 0))
-    number[:, UPEP] = np.where(urine >= 20.0, urine, 0.0)
-    unit[:, UPEP] = 3
+    urine = np.floor(urine_true * np.exp(0.15 * z_u) + 0.5)
+    done[UPEP] = diagnosis | (extended & (urine_at_diagnosis > 0))
+    number[UPEP] = np.where(urine >= 20.0, urine, 0.0)
+    unit[UPEP] = 3
 
-    mg_dl = patients.flc_mg_dl[i]
-    flc_decimals = np.where(mg_dl, 2, 1)
+    mg_dl = of_patient(patients.flc_mg_dl)
     flc_done = light | extended | ife
     for test, value in ((KAPPA, flc_k), (LAMBDA, flc_l)):
-        done[:, test] = flc_done
-        number[:, test] = _round(np.where(mg_dl, value * 0.1, value), flc_decimals)
-        unit[:, test] = np.where(mg_dl, 5, 4)
+        done[test] = flc_done
+        number[test] = np.where(mg_dl, _round(value * 0.1, 2), value)
+        unit[test] = np.where(mg_dl, 5, 4)
     ratio = flc_k / np.maximum(flc_l, 0.1)
-    done[:, RATIO] = flc_done
-    number[:, RATIO] = _round(ratio, 2 + (ratio < 0.1) + (ratio < 0.01))
-    unit[:, RATIO] = 6
+    done[RATIO] = flc_done
+    number[RATIO] = np.where(
+        ratio >= 0.1, _round(ratio, 2), np.where(ratio >= 0.01, _round(ratio, 3), _round(ratio, 4))
+    )
+    unit[RATIO] = 6
 
     # --- CRAB laboratory values on panels -------------------------------------------------------
     burden = np.minimum(cells, 1.5)
-    z = z_lab[i, j]
-    hb = patients.haemoglobin_base[i] - 3.5 * np.minimum(clonal_fraction / 0.5, 1.0) + 0.4 * z[:, 0]
-    ca = patients.calcium_base[i] + patients.bone_disease[i] * 1.8 * burden + 0.25 * z[:, 1]
+    z = np.take(z_lab.reshape(-1, 3), flat, axis=0)
+    hb = (
+        of_patient(patients.haemoglobin_base)
+        - 3.5 * np.minimum(clonal_fraction / 0.5, 1.0)
+        + 0.4 * z[:, 0]
+    )
+    ca = (
+        of_patient(patients.calcium_base)
+        + of_patient(patients.bone_disease) * 1.8 * burden
+        + 0.25 * z[:, 1]
+    )
     cr = (
-        patients.creatinine_base[i]
-        * (1.0 + patients.renal_disease[i] * 1.5 * burden)
+        of_patient(patients.creatinine_base)
+        * (1.0 + of_patient(patients.renal_disease) * 1.5 * burden)
         * np.exp(0.08 * z[:, 2])
     )
+    panel = extended | diagnosis
     for test, si_value, si_dec, si_unit, value, dec, conventional_unit in (
         (HB, hb * 10.0, 0, 2, hb, 1, 1),
         (CA, ca / 4.008, 2, 8, ca, 1, 5),
         (CR, cr * 88.4, 0, 9, cr, 2, 5),
     ):
-        done[:, test] = extended | diagnosis
-        number[:, test] = np.where(si, _round(si_value, si_dec), _round(value, dec))
-        unit[:, test] = np.where(si, si_unit, conventional_unit)
+        done[test] = panel
+        number[test] = np.where(si, _round(si_value, si_dec), _round(value, dec))
+        unit[test] = np.where(si, si_unit, conventional_unit)
 
-    # --- marrow and MRD: at diagnosis, and at a line's first visit with negative IFE ----------
-    key = i * (settings.max_lines + 1) + line
+    # --- marrow: at diagnosis and at a line's first visit with negative IFE (to confirm CR);
+    # MRD on a marrow once IFE is negative after 6 months of the line, repeated a year later
     negative = ife & ~serum_positive & ~urine_positive & (line >= 1)
-    first = _first_per_line(negative, key)
-    chosen = first[u_event[i[first], line[first], 1] < settings.marrow_at_cr_probability]
-    marrow = diagnosis.copy()
-    marrow[chosen] = True
+    events_u = u_event.reshape(-1, 4)
+    events_z = z_event.reshape(-1, 2)
+    first = _first_per_line(negative, line_key)
     cr_marrow = np.zeros(n, dtype=bool)
-    cr_marrow[chosen] = True
-    z_m = z_event[i, line, 0]
-    z_c = z_event[i, line, 1]
-    plasma = np.minimum(100.0 * clonal_fraction + _NORMAL_MARROW_PLASMA_CELLS_PCT, 95.0)
-    done[:, BMPC] = marrow
-    number[:, BMPC] = np.floor(plasma * np.exp(0.25 * z_m) + 0.5)
-    unit[:, BMPC] = 7
-    done[:, CLONALITY] = marrow
-    result[:, CLONALITY] = np.where(
-        clonal_fraction >= 0.002 * np.exp(0.5 * z_c), CLONAL, NOT_CLONAL
-    )
-    u_method = u_event[i, line, 3]
+    cr_marrow[first[events_u[line_key[first], 1] < settings.marrow_at_cr_probability]] = True
+    first = _first_per_line(negative & (in_line >= settings.mrd_after_visits), line_key)
+    mrd = np.zeros(n, dtype=bool)
+    mrd[first[events_u[line_key[first], 2] < settings.mrd_probability]] = True
+    first_mrd_visit = np.full(events_u.shape[0], np.iinfo(np.int64).max // 2)
+    first_mrd_visit[line_key[mrd]] = in_line[mrd]
+    repeat = negative & (in_line >= np.take(first_mrd_visit, line_key) + settings.mrd_repeat_visits)
+    first = _first_per_line(repeat, line_key)
+    mrd[first[events_u[line_key[first], 0] < settings.mrd_repeat_probability]] = True
+    marrow = diagnosis | cr_marrow | mrd
+    z_m = np.take(events_z[:, 0], line_key)
+    z_c = np.take(events_z[:, 1], line_key)
+    plasma = 100.0 * clonal_fraction + _NORMAL_MARROW_PLASMA_CELLS_PCT
+    done[BMPC] = marrow
+    number[BMPC] = np.minimum(np.floor(plasma * np.exp(0.25 * z_m) + 0.5), 98.0)
+    unit[BMPC] = 7
+    done[CLONALITY] = marrow
+    result[CLONALITY] = np.where(clonal_fraction >= 0.002 * np.exp(0.5 * z_c), CLONAL, NOT_CLONAL)
+    u_method = np.take(events_u[:, 3], line_key)
     sensitivity = np.where(u_method >= 0.7, 1e-6, 1e-5)
-    done[:, MRD] = cr_marrow & (u_event[i, line, 2] < settings.mrd_at_marrow_probability)
-    result[:, MRD] = np.where(
-        clonal_fraction >= sensitivity * np.exp(0.5 * z_c), POSITIVE, NEGATIVE
-    )
+    done[MRD] = mrd
+    result[MRD] = np.where(clonal_fraction >= sensitivity * np.exp(0.5 * z_c), POSITIVE, NEGATIVE)
 
-    entry, column = np.nonzero(done)  # row-major: patient, visit, then test order
+    entry, column = np.nonzero(done.T)  # patient, visit, then test order
+    cell = column * n + entry
     is_mrd = column == MRD
     return LabRows(
-        row=i[entry].astype(np.int64),
-        day=paths.visit_day[i[entry], j[entry]],
+        row=np.take(i, entry),
+        day=np.take(paths.visit_day.reshape(-1), np.take(flat, entry)),
         test=column.astype(np.int8),
-        number=number[entry, column],
-        result=result[entry, column],
-        unit=unit[entry, column],
-        method=np.where(is_mrd, (u_method[entry] >= 0.5).astype(np.int8), -1).astype(np.int8),
-        sensitivity=np.where(is_mrd, sensitivity[entry], np.nan),
+        number=np.take(number.reshape(-1), cell),
+        result=np.take(result.reshape(-1), cell),
+        unit=np.take(unit.reshape(-1), cell),
+        method=np.where(is_mrd, np.take(u_method, entry) >= 0.5, -1).astype(np.int8),
+        sensitivity=np.where(is_mrd, np.take(sensitivity, entry), np.nan),
     )

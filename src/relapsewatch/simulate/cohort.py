@@ -81,6 +81,11 @@ class VirtualCohort:
         """Canonical and truth tables together, in a fixed order."""
         return {**self.tables(), **self.truth()}
 
+    @property
+    def block(self) -> int:
+        """The random-number block of the first patient (``index // BLOCK_PATIENTS``)."""
+        return int(self.patients[_INDEX][0]) // BLOCK_PATIENTS
+
     def blocks(self) -> Iterator[VirtualCohort]:
         """The cohort cut at every random-number block boundary (``BLOCK_PATIENTS`` patients).
 

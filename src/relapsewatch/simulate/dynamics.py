@@ -114,15 +114,22 @@ def clearance_limited_rate(rate: FloatArray, half_life_days: FloatArray) -> Floa
 
 
 def first_time_at_or_above(
-    model: TwoPopulation, level: FloatArray, *, after: FloatArray, horizon_days: float
+    model: TwoPopulation,
+    level: FloatArray,
+    *,
+    after: FloatArray,
+    horizon_days: float | FloatArray,
 ) -> FloatArray:
     """First day ``τ ≥ after`` with ``M(τ) ≥ level``; ``inf`` if not within ``horizon_days``.
+
+    ``horizon_days`` may differ per patient; each patient's answer depends only on its own
+    arguments (never on the other patients of the batch).
 
     ``M`` rises monotonically after its minimum, so bisection on ``[after, horizon]`` finds the
     crossing; the answer is rounded up to a whole day (the first day the rule is met).
     """
     lo = after.astype(np.float64).copy()
-    hi = np.full_like(lo, horizon_days)
+    hi = np.maximum(np.broadcast_to(np.asarray(horizon_days, dtype=np.float64), lo.shape), lo)
     reached_at_lo = model.at(lo) >= level
     reachable = model.at(hi) >= level
     for _ in range(24):

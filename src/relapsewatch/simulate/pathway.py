@@ -36,7 +36,7 @@ from relapsewatch.simulate.markers import measured_flc, measured_spep
 from relapsewatch.simulate.population import Patients
 from relapsewatch.simulate.randomness import CohortRandom
 from relapsewatch.simulate.regimens import PLANS
-from relapsewatch.simulate.scan import first_confirmed_rise
+from relapsewatch.simulate.scan import first_confirmed_rises
 from relapsewatch.simulate.settings import SimulationSettings
 
 __all__ = ["TREATMENT_TRIGGERS", "LineRecords", "Pathways", "simulate_pathways"]
@@ -68,7 +68,9 @@ TREAT_FLC = ProgressionRule(
 )
 
 LINE_UNIFORMS = 16
-LINE_NORMALS = 4
+#: Fastest net growth of resistant cells (doubling in about 46 days; terminal disease).
+MAX_GROWTH_PER_DAY = 0.015
+LINE_NORMALS = 5
 
 
 @dataclass(slots=True)
@@ -94,7 +96,7 @@ class Pathways:
     visit_in_line: NDArray[np.int16]  # 0 = the line's baseline visit
     visit_measured: BoolArray  # the visit happened (not missed, within follow-up)
     marker: FloatArray  # noiseless disease marker
-    cells: FloatArray  # tumour cells relative to diagnosis
+    tumour: dict[str, FloatArray]  # (patients, max_lines + 1) two-population cell parameters
     exit_day: FloatArray  # end of follow-up (death, loss, cut-off), days from diagnosis
     death_day: FloatArray  # inf = alive at exit
     lines: dict[str, NDArray[Any]]  # per (patient, line)
@@ -118,15 +120,14 @@ _PLAN_KILL = np.array([p.kill_factor for p in PLANS])
 _PLAN_ANTIBODY = _antibody_plans()
 
 
-def observed_marker(
+def observed_spep(
     patients: Patients,
     rows: IntArray,
     marker: FloatArray,
     noise: dict[str, FloatArray],
     settings: SimulationSettings,
 ) -> FloatArray:
-    """The marker value the care team reads: SPEP g/dL (0 below the floor) or dFLC mg/L."""
-    light = patients.light_chain_only[rows][:, None]
+    """The SPEP value (g/dL) the care team reads: 0 below the floor or when no band is seen."""
     spep, _ = measured_spep(
         marker,
         noise["spep"],
@@ -137,24 +138,29 @@ def observed_marker(
         visible_g_dl=settings.spep_band_visible_g_dl,
         detect_sd=settings.detection_noise_sd,
     )
+    return spep
+
+
+def observed_dflc(
+    patients: Patients,
+    rows: IntArray,
+    marker: FloatArray,
+    noise: dict[str, FloatArray],
+    settings: SimulationSettings,
+) -> FloatArray:
+    """The dFLC value (mg/L) the care team reads: involved minus uninvolved measured FLC."""
     kappa = patients.kappa[rows][:, None]
-    involved_normal = np.where(
-        kappa, patients.normal_kappa[rows][:, None], patients.normal_lambda[rows][:, None]
+    normal_kappa = patients.normal_kappa[rows][:, None]
+    normal_lambda = patients.normal_lambda[rows][:, None]
+    measured_kappa = measured_flc(
+        normal_kappa + np.where(kappa, marker, 0.0), noise["kappa"], cv=settings.flc_cv
     )
-    other_normal = np.where(
-        kappa, patients.normal_lambda[rows][:, None], patients.normal_kappa[rows][:, None]
+    measured_lambda = measured_flc(
+        normal_lambda + np.where(kappa, 0.0, marker), noise["lambda"], cv=settings.flc_cv
     )
-    involved = measured_flc(
-        involved_normal + np.where(light, marker, 0.0),
-        np.where(kappa, noise["kappa"], noise["lambda"]),
-        cv=settings.flc_cv,
+    result: FloatArray = np.maximum(
+        np.where(kappa, measured_kappa - measured_lambda, measured_lambda - measured_kappa), 0.0
     )
-    other = measured_flc(
-        other_normal + 0.0 * marker,
-        np.where(kappa, noise["lambda"], noise["kappa"]),
-        cv=settings.flc_cv,
-    )
-    result: FloatArray = np.where(light, np.maximum(involved - other, 0.0), spep)
     return result
 
 
@@ -180,8 +186,14 @@ def simulate_pathways(
     in_line = np.zeros((count, visits), dtype=np.int16)
     marker = np.full((count, visits), np.nan)
     marker[:, 0] = patients.marker_at_diagnosis
-    cells = np.full((count, visits), np.nan)
-    cells[:, 0] = 1.0
+    # line 0 (the diagnosis work-up) is a flat burden of 1: the cells at diagnosis
+    tumour_params = {
+        name: np.zeros((count, settings.max_lines + 1))
+        for name in ("start", "level", "fraction", "growth", "rate", "regrowth", "days")
+    }
+    tumour_params["level"][:, 0] = 1.0
+    tumour_params["fraction"][:, 0] = 1.0
+    tumour_params["days"][:, :] = np.inf
     missed[:, 0] = False
 
     follow = patients.follow_up_days.astype(np.float64)
@@ -232,9 +244,18 @@ def simulate_pathways(
             + prof.frailty_on_fraction * frailty
             + prof.log10_resistant_fraction_sd * zr[:, 0]
         )
+        deep_share = np.clip(prof.deep_response_share_at(k) * (1.0 - _PLAN_SHIFT[plan]), 0.0, 0.9)
+        deep = ur[:, 14] < deep_share
+        log10_fraction = np.where(
+            deep,
+            prof.deep_log10_resistant_fraction + prof.deep_log10_resistant_fraction_sd * zr[:, 4],
+            log10_fraction,
+        )
         fraction = np.minimum(10.0**log10_fraction, 1.0)
-        growth = prof.resistant_growth_at(k) * np.exp(
-            prof.frailty_on_growth * frailty + prof.resistant_growth_sd * zr[:, 1]
+        growth = np.minimum(
+            prof.resistant_growth_at(k)
+            * np.exp(prof.frailty_on_growth * frailty + prof.resistant_growth_sd * zr[:, 1]),
+            MAX_GROWTH_PER_DAY,
         )
         kill = (
             -prof.sensitive_kill_at(k)
@@ -265,7 +286,7 @@ def simulate_pathways(
         )
         flc_nadir = np.maximum(offset + nadir, 0.0)
         threshold = np.where(light, P3_FLC.threshold(flc_nadir) - offset, P1_SERUM.threshold(nadir))
-        horizon = float(np.max(follow[rows] - s)) + 30.0
+        horizon = follow[rows] - s + 30.0  # per patient: never depends on the batch
         imwg_tau = first_time_at_or_above(
             paraprotein, threshold, after=nadir_tau, horizon_days=horizon
         )
@@ -289,7 +310,16 @@ def simulate_pathways(
             * np.exp(settings.death_hazard_age_slope * (patients.age[rows] - 68.0))
             / 365.25
         )
-        death_tau = np.floor(-np.log1p(-ur[:, 6]) / hazard)
+        other_death_tau = np.floor(-np.log1p(-ur[:, 6]) / hazard)
+        # untreated growth kills: death soon after the burden passes a lethal multiple of the
+        # burden at diagnosis (keeps the marker in the range real patients reach)
+        lethal_tau = first_time_at_or_above(
+            tumour,
+            np.full(rows.size, settings.lethal_burden),
+            after=regrowth_tau,
+            horizon_days=horizon,
+        ) + np.floor(_between(0, 30, ur[:, 15]))
+        death_tau = np.minimum(other_death_tau, lethal_tau)
 
         # --- lab visits from the line start ------------------------------------------------
         first = int(baseline_visit[rows].min())
@@ -308,9 +338,16 @@ def simulate_pathways(
             fresh, paraprotein.at(np.where(fresh, tau, 0.0)), marker[rows, first:]
         )
         marker[rows, first:] = sub_marker
-        cells[rows, first:] = np.where(
-            fresh, tumour.at(np.where(fresh, tau, 0.0)), cells[rows, first:]
-        )
+        for name, values in (
+            ("start", s),
+            ("level", burden[rows]),
+            ("fraction", fraction),
+            ("growth", growth),
+            ("rate", kill),
+            ("regrowth", regrowth),
+            ("days", therapy_days),
+        ):
+            tumour_params[name][rows, k] = values
         line_at[rows, first:] = np.where(fresh, k, line_at[rows, first:])
         in_line[rows, first:] = np.where(fresh, rel, in_line[rows, first:])
         missed[rows, first:] &= rel != 0
@@ -318,20 +355,22 @@ def simulate_pathways(
         # --- what the care team sees and when the next line starts -------------------------
         alive_until = np.minimum(exit_day[rows], s + death_tau)
         seen = fresh & ~missed[rows, first:] & (sub_day <= alive_until[:, None])
-        sub_noise = {name: values[rows, first:] for name, values in noise.items()}
-        observed = observed_marker(patients, rows, sub_marker, sub_noise, settings)
-        values = np.where(seen, observed, np.nan)
-        base_col = baseline_visit[rows] - first
-        base_value = values[np.arange(rows.size), base_col]
         pd_event = np.full(rows.size, -1)
         pd_confirm = np.full(rows.size, -1)
         treat_confirm = np.full(rows.size, -1)
-        for group, rule, treat in ((~light, P1_SERUM, TREAT_SERUM), (light, P3_FLC, TREAT_FLC)):
+        for group, rule, treat, reader in (
+            (~light, P1_SERUM, TREAT_SERUM, observed_spep),
+            (light, P3_FLC, TREAT_FLC, observed_dflc),
+        ):
             members = np.nonzero(group)[0]
             if members.size == 0:
                 continue
-            ev, cf = first_confirmed_rise(values[members], base_value[members], rule)
-            _, tcf = first_confirmed_rise(values[members], base_value[members], treat)
+            who = rows[members]
+            sub_noise = {name: grid[who, first:] for name, grid in noise.items()}
+            observed = reader(patients, who, sub_marker[members], sub_noise, settings)
+            readings = np.where(seen[members], observed, np.nan)
+            base_value = readings[np.arange(members.size), baseline_visit[who] - first]
+            (ev, cf), (_, tcf) = first_confirmed_rises(readings, base_value, (rule, treat))
             pd_event[members], pd_confirm[members], treat_confirm[members] = ev, cf, tcf
         index = np.arange(rows.size)
         pd_day = np.where(pd_event >= 0, sub_day[index, np.maximum(pd_event, 0)], np.inf)
@@ -419,6 +458,7 @@ def simulate_pathways(
             level=level[rows],
             burden=burden[rows],
             resistant_fraction=fraction,
+            deep=deep,
             resistant_growth=growth,
             sensitive_kill=kill,
             paraprotein_rate=paraprotein.sensitive_rate,
@@ -436,7 +476,8 @@ def simulate_pathways(
             next_start=np.where(continues, t_next, np.inf),
             line_stop=line_stop,
             end_reason=end_reason,
-            dies_at_progression=dies_at_progression,
+            dies_at_progression=dies_at_progression
+            | ((lethal_tau <= other_death_tau) & (line_death == s + death_tau)),
             death_day=line_death,
         )
 
@@ -455,7 +496,7 @@ def simulate_pathways(
         visit_in_line=in_line,
         visit_measured=measured,
         marker=marker,
-        cells=cells,
+        tumour=tumour_params,
         exit_day=exit_day,
         death_day=death,
         lines=records.concatenated(),

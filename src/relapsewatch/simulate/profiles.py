@@ -53,6 +53,10 @@ class CalibrationProfile:
     frailty_on_fraction, frailty_on_growth:
         How much a patient's shared frailty (one standard-normal draw for all lines) moves
         log10 π_r and ln ρ_r, so a short first remission predicts short later ones.
+    deep_response_share, deep_log10_resistant_fraction, deep_log10_resistant_fraction_sd:
+        Per line, the share of patients (scaled by the regimen's depth, ``1 − shift``) whose
+        resistant fraction comes from a deep component instead: MRD-negative remissions that
+        last for years, the plateau of modern PFS curves.
     """
 
     name: str
@@ -70,6 +74,10 @@ class CalibrationProfile:
     sensitive_kill_sd: float = 0.3
     frailty_on_fraction: float = 0.35  # log10 units per SD of frailty
     frailty_on_growth: float = 0.15  # log units per SD of frailty
+    # deep responders: no resistant clone the regimen cannot reach (MRD-negative remissions)
+    deep_response_share: tuple[float, ...] = (0.12, 0.06, 0.04, 0.03)
+    deep_log10_resistant_fraction: float = -5.5
+    deep_log10_resistant_fraction_sd: float = 0.6
 
     def log10_resistant_fraction_at(self, line: int) -> float:
         """Centre of log10 π_r at ``line`` (1-based)."""
@@ -84,6 +92,11 @@ class CalibrationProfile:
         if line <= len(values):
             return values[line - 1]
         return values[-1] * self.resistant_growth_step ** (line - len(values))
+
+    def deep_response_share_at(self, line: int) -> float:
+        """Share of deep responders at ``line`` (1-based), before the regimen's scaling."""
+        values = self.deep_response_share
+        return values[min(line, len(values)) - 1]
 
     def sensitive_kill_at(self, line: int) -> float:
         """Centre of |ρ_s| at ``line`` (1-based)."""

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from relapsewatch.simulate.dynamics import ProgressionRule
 
-__all__ = ["confirmed_nadir", "first_confirmed_rise", "next_measured"]
+__all__ = ["confirmed_nadir", "first_confirmed_rise", "first_confirmed_rises", "next_measured"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -76,15 +76,26 @@ def first_confirmed_rise(
     >>> first_confirmed_rise(v, np.array([3.0]), P1_SERUM)
     (array([8]), array([10]))
     """
+    return first_confirmed_rises(values, baseline, (rule,))[0]
+
+
+def first_confirmed_rises(
+    values: FloatArray, baseline: FloatArray, rules: tuple[ProgressionRule, ...]
+) -> list[tuple[IntArray, IntArray]]:
+    """:func:`first_confirmed_rise` for several rules sharing one nadir computation."""
     measured = ~np.isnan(values)
     nadir = confirmed_nadir(values, baseline)
-    meets = measured & rule.met(np.nan_to_num(values, nan=-np.inf), nadir)
     following = next_measured(measured)
     has_next = following < values.shape[1]
     next_value = np.take_along_axis(values, np.minimum(following, values.shape[1] - 1), axis=1)
-    confirmed = meets & has_next & rule.met(np.nan_to_num(next_value, nan=-np.inf), nadir)
-    any_event = confirmed.any(axis=1)
-    event = np.where(any_event, confirmed.argmax(axis=1), -1).astype(np.int64)
+    current = np.nan_to_num(values, nan=-np.inf)
+    upcoming = np.nan_to_num(next_value, nan=-np.inf)
     rows = np.arange(values.shape[0])
-    confirmation = np.where(any_event, following[rows, np.maximum(event, 0)], -1)
-    return event, confirmation.astype(np.int64)
+    found = []
+    for rule in rules:
+        confirmed = measured & has_next & rule.met(current, nadir) & rule.met(upcoming, nadir)
+        any_event = confirmed.any(axis=1)
+        event = np.where(any_event, confirmed.argmax(axis=1), -1).astype(np.int64)
+        confirmation = np.where(any_event, following[rows, np.maximum(event, 0)], -1)
+        found.append((event, confirmation.astype(np.int64)))
+    return found

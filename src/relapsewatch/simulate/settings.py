@@ -19,7 +19,7 @@ __all__ = ["SimulationSettings"]
 class SimulationSettings:
     """Every tunable of the simulator. Defaults give the calibrated ``modern_2025`` cohort."""
 
-    profile: str = "modern_2025"
+    profile: str | CalibrationProfile = "modern_2025"  # a name in PROFILES, or a profile
 
     # --- calendar and follow-up ------------------------------------------------------------------
     accrual_start: dt.date = dt.date(2019, 1, 1)  # first possible diagnosis date
@@ -62,7 +62,10 @@ class SimulationSettings:
     detection_noise_sd: float = 0.25  # log-normal noise on detectability (sample to sample)
     ife_done_probability: float = 0.85  # IFE ordered when SPEP shows no quantifiable band
     marrow_at_cr_probability: float = 0.7  # marrow biopsy at the first negative IFE of a line
-    mrd_at_marrow_probability: float = 0.6  # MRD test on that marrow
+    mrd_after_visits: int = 6  # MRD on a marrow at the first negative IFE after 6 months ...
+    mrd_probability: float = 0.6  # ... for this share of lines
+    mrd_repeat_visits: int = 13  # a second MRD about a year later (sustained MRD, IMWG D4) ...
+    mrd_repeat_probability: float = 0.5  # ... for this share of them
     igg_half_life_days: float = 21.0  # fastest possible fall of an IgG paraprotein
     iga_half_life_days: float = 6.0  # IgA (and IgD/IgM) are cleared faster than IgG
     # Daratumumab/isatuximab/elotuzumab (IgG-kappa) seen on IFE of IgG-kappa patients (spec U6)
@@ -87,9 +90,11 @@ class SimulationSettings:
     death_hazard_per_year: tuple[float, ...] = (0.025, 0.04, 0.06, 0.09, 0.12)  # by line, at 68 y
     death_hazard_age_slope: float = 0.06  # log hazard per year of age (about x1.8 per decade)
     death_at_progression: tuple[float, ...] = (0.03, 0.07, 0.12, 0.18, 0.25, 0.3)  # by line
+    lethal_burden: float = 3.0  # death follows within a month once cells pass 3x diagnosis
 
     def __post_init__(self) -> None:
-        profile(self.profile)  # raises ConfigError for an unknown name
+        if isinstance(self.profile, str):
+            profile(self.profile)  # raises ConfigError for an unknown name
         shares = self.share_igg + self.share_iga + self.share_igd + self.share_igm
         if not 0.0 < shares < 1.0:
             raise ConfigError(
@@ -108,6 +113,8 @@ class SimulationSettings:
     @property
     def calibration(self) -> CalibrationProfile:
         """The calibration profile these settings use."""
+        if isinstance(self.profile, CalibrationProfile):
+            return self.profile
         return profile(self.profile)
 
     @property

@@ -97,35 +97,21 @@ def measurements_frame(patients: Patients, ids: pl.Series, labs: LabRows) -> pl.
     ``0``, ``52``); a qualitative or below-floor result as its word (``negative``, ``<0.1``).
     """
     row = labs.row
-    frame = pl.DataFrame(
+    words = pl.Series([*QUALITATIVE, None], dtype=pl.String)
+    result = np.where(labs.result >= 0, labs.result, len(QUALITATIVE)).astype(np.int64)
+    numbers = pl.Series(labs.number).cast(pl.String).str.strip_suffix(".0")
+    methods = np.where(labs.method >= 0, labs.method, len(MRD_METHODS)).astype(np.int64)
+    return pl.DataFrame(
         {
-            "_index": patients.index[row],
-            "patient_id": ids.gather(pl.Series(row, dtype=pl.Int64)),
-            "date": _dates(patients.diagnosis_day[row], labs.day),
+            "_index": np.take(patients.index, row),
+            "patient_id": ids.gather(row),
+            "date": _dates(np.take(patients.diagnosis_day, row), labs.day),
             "test": _lookup(TESTS, labs.test),
-            "__number": labs.number,
-            "__result": pl.Series(labs.result, dtype=pl.Int8),
-            "unit": _lookup(UNITS, labs.unit),
-            "__method": pl.Series(labs.method, dtype=pl.Int8),
+            "value": words.gather(result).fill_null(numbers),
+            "unit": _lookup([None, *UNITS[1:]], labs.unit),
+            "method": _lookup([*MRD_METHODS, None], methods),
             "sensitivity": pl.Series(labs.sensitivity).fill_nan(None),
         }
-    )
-    words = dict(enumerate(QUALITATIVE))
-    methods = dict(enumerate(MRD_METHODS))
-    return frame.select(
-        "_index",
-        "patient_id",
-        "date",
-        "test",
-        pl.col("__result")
-        .replace_strict(words, default=None, return_dtype=pl.String)
-        .fill_null(pl.col("__number").cast(pl.String).str.strip_suffix(".0"))
-        .alias("value"),
-        pl.col("unit").replace("", None),
-        pl.col("__method")
-        .replace_strict(methods, default=None, return_dtype=pl.String)
-        .alias("method"),
-        "sensitivity",
     )
 
 
@@ -227,6 +213,7 @@ def truth_lines_frame(
             "marker_at_start": v["level"],
             "tumour_burden_at_start": v["burden"],
             "resistant_fraction": v["resistant_fraction"],
+            "deep_response": v["deep"].astype(bool),
             "resistant_growth_per_day": v["resistant_growth"],
             "sensitive_kill_per_day": v["sensitive_kill"],
             "paraprotein_fall_per_day": v["paraprotein_rate"],
@@ -249,7 +236,9 @@ def truth_lines_frame(
             "next_line_start_date": _dates(base, v["next_start"]),
             "end_date": _dates(base, stop),
             "end_reason": _lookup(END_REASONS, v["end_reason"].astype(np.int64)),
-            "profile": pl.Series([settings.profile]).gather(np.zeros(row.size, dtype=np.int64)),
+            "profile": pl.Series([settings.calibration.name]).gather(
+                np.zeros(row.size, dtype=np.int64)
+            ),
         }
     )
 
