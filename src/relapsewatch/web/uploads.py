@@ -113,6 +113,10 @@ def _too_big(shown: str, found: str, expected: str) -> Problem:
     )
 
 
+class _OverBudget(Exception):
+    """A zip member unpacked to more bytes than allowed."""
+
+
 class _Stager:
     def __init__(self, folder: Path, limits: UploadLimits) -> None:
         self.folder = folder
@@ -142,21 +146,26 @@ class _Stager:
             return 0
         target = self.folder / f"{table}{suffix}"
         written = 0
-        with target.open("wb") as out:
-            while chunk := source.read(_CHUNK):
-                written += len(chunk)
-                if budget is not None and written > budget:
-                    out.close()
-                    target.unlink()
-                    self.problems.append(
-                        _too_big(
-                            shown,
-                            f"more than {budget:,} bytes once unpacked",
-                            "a zip whose files unpack to the sizes its header states",
-                        )
-                    )
-                    return written
-                out.write(chunk)
+        try:
+            with target.open("wb") as out:
+                while chunk := source.read(_CHUNK):
+                    written += len(chunk)
+                    if budget is not None and written > budget:
+                        raise _OverBudget
+                    out.write(chunk)
+        except _OverBudget:
+            target.unlink()
+            self.problems.append(
+                _too_big(
+                    shown,
+                    f"more than {budget:,} bytes once unpacked",
+                    "a zip whose files unpack to the sizes its header states",
+                )
+            )
+            return written
+        except BaseException:
+            target.unlink(missing_ok=True)  # never leave half a table behind
+            raise
         self.tables[table] = shown
         self.display[target.name] = shown
         return written
