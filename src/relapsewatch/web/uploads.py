@@ -113,7 +113,7 @@ def _too_big(shown: str, found: str, expected: str) -> Problem:
     )
 
 
-class _OverBudget(Exception):
+class _OverBudgetError(Exception):
     """A zip member unpacked to more bytes than allowed."""
 
 
@@ -151,9 +151,9 @@ class _Stager:
                 while chunk := source.read(_CHUNK):
                     written += len(chunk)
                     if budget is not None and written > budget:
-                        raise _OverBudget
+                        raise _OverBudgetError
                     out.write(chunk)
-        except _OverBudget:
+        except _OverBudgetError:
             target.unlink()
             self.problems.append(
                 _too_big(
