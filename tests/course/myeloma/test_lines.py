@@ -380,3 +380,11 @@ def test_lines_do_not_depend_on_row_order(order):
     t = t.reverse() if order else t
     out = derive_lines(t, patients("p1"), progression([("p1", "2025-04-07")])).lines
     assert [s[:2] for s in starts(out)] == [(1, "2023-02-01"), (2, "2025-04-21")]
+
+
+def test_progression_dated_the_day_a_drug_is_added_stays_in_the_line_it_ends():
+    # The new line would start on the progression date itself and take it over; the rule needs
+    # the progression strictly before the change, which keeps lines and progression stable.
+    rows = [("Rd", "2024-01-01", None), ("bortezomib", "2024-02-10", "2024-02-10")]
+    assert lines_of(rows, pd=["2024-02-10"]).height == 1
+    assert lines_of(rows, pd=["2024-02-09"]).height == 2

@@ -272,6 +272,29 @@ def _days(days: int) -> pl.Expr:
     return pl.duration(days=days)
 
 
+# Window helpers for frames sorted by their group keys. ``.over()`` with a cumulative or shifting
+# expression runs group by group, which is slow with a hundred thousand patients; on a sorted
+# frame the same results come from one pass over the whole column.
+_SHIFT = 2**32
+_DAY0 = 2**31
+
+
+def sorted_runs(*keys: str) -> pl.Expr:
+    """A run number that changes whenever ``keys`` change (the frame is sorted by them)."""
+    return (pl.struct(keys) if len(keys) > 1 else pl.col(keys[0])).rle_id().cast(pl.Int64)
+
+
+def shift_in_run(expr: pl.Expr, run: pl.Expr, n: int = 1) -> pl.Expr:
+    """``expr.shift(n)`` within each run (null across a run boundary)."""
+    return pl.when(run == run.shift(n)).then(expr.shift(n))
+
+
+def cum_max_date_in_run(date: pl.Expr, run: pl.Expr) -> pl.Expr:
+    """Running maximum of a non-null date column within each run."""
+    key = run * _SHIFT + (date.cast(pl.Int32).cast(pl.Int64) + _DAY0)
+    return (key.cum_max() - run * _SHIFT - _DAY0).cast(pl.Int32).cast(pl.Date)
+
+
 def _asof(
     left: pl.DataFrame,
     right: pl.DataFrame,
@@ -307,8 +330,16 @@ def _workflow_context(
     """
     empty_dates = pl.DataFrame(schema={"patient_id": pl.String, "date": pl.Date})
     pd_dates = progression.select("patient_id", "date").unique()
+    # The latest progression strictly before each start. A progression dated the same day as a
+    # new drug does not move the line start onto itself: the event stays in the line it ends,
+    # which keeps the lines <-> progression fixpoint stable (the new line's baseline cannot
+    # remove the progression that opened it).
     rows = _asof(
-        rows, pd_dates.rename({"date": "pd_le_start"}), left_on="start_date", right_on="pd_le_start"
+        rows,
+        pd_dates.rename({"date": "pd_before_start"}),
+        left_on="start_date",
+        right_on="pd_before_start",
+        exact=False,
     )
 
     def dates(kind: str, name: str) -> pl.DataFrame:
@@ -337,11 +368,17 @@ def _workflow_context(
 
     # L10: a transplant opens a line unless it is the first ASCT, a tandem, or a planned allo.
     tx = _asof(tx, autos, left_on="tx_date", right_on="auto_date", exact=False)
-    tx = _asof(tx, pd_dates.rename({"date": "pd_le_tx"}), left_on="tx_date", right_on="pd_le_tx")
+    tx = _asof(
+        tx,
+        pd_dates.rename({"date": "pd_before_tx"}),
+        left_on="tx_date",
+        right_on="pd_before_tx",
+        exact=False,
+    )
     planned = (
         pl.col("auto_date").is_not_null()
         & ((pl.col("tx_date") - pl.col("auto_date")) <= _days(config.tandem_window_days))
-        & ~(pl.col("pd_le_tx") > pl.col("auto_date")).fill_null(False)
+        & ~(pl.col("pd_before_tx") > pl.col("auto_date")).fill_null(False)
     )
     first_auto = (pl.col("tx_kind") == "autologous_transplant") & pl.col("auto_date").is_null()
     tx = (
@@ -389,7 +426,7 @@ def _workflow_context(
         use_tx
         & pl.col("last_auto").is_not_null()
         & ((pl.col("start_date") - pl.col("last_auto")) <= _days(config.maintenance_window_days))
-        & ~(pl.col("pd_le_start") > pl.col("last_auto")).fill_null(False)
+        & ~(pl.col("pd_before_start") > pl.col("last_auto")).fill_null(False)
     )
     rows = rows.with_columns(
         is_mobilisation=mobilisation.fill_null(False),
@@ -403,7 +440,7 @@ def _workflow_context(
     infusions = (
         dates("car_t", "infusion")
         .sort("patient_id", "infusion")
-        .with_columns(prev_infusion=pl.col("infusion").shift(1).over("patient_id"))
+        .with_columns(prev_infusion=shift_in_run(pl.col("infusion"), sorted_runs("patient_id")))
     )
     window = config.car_t_apheresis_window_days
     infusions = _asof(
@@ -571,12 +608,14 @@ def _walk(rows: pl.DataFrame, config: MyelomaCourseConfig) -> pl.DataFrame:
     pd_rules = pl.lit(config.new_line_after_pd)
     while state.height:
         p = pending.join(state, on="patient_id", how="inner", maintain_order="left")
-        first_in_line = (pl.int_range(pl.len()).over("patient_id", "drug_key") == 0) & ~(
+        run = pl.col("__run")
+        first_in_line = pl.struct("patient_id", "drug_key").is_first_distinct() & ~(
             pl.col("carry_drugs").list.contains(pl.col("drug_key"))
         )
         prev_end = pl.max_horizontal(
-            pl.col("end").cum_max().shift(1).over("patient_id"), pl.col("carry_end")
+            shift_in_run(cum_max_date_in_run(pl.col("end"), run), run), pl.col("carry_end")
         )
+        p = p.with_columns(__run=sorted_runs("patient_id"))
         gap = pl.col("sort_date") - prev_end
         p = p.with_columns(first_in_line=first_in_line, gap=gap, prev_end=prev_end)
         opener = pl.col("can_open") & ~pl.col("car_t_absorbed") & after_open
@@ -588,13 +627,13 @@ def _walk(rows: pl.DataFrame, config: MyelomaCourseConfig) -> pl.DataFrame:
             pd_rules
             & opener
             & (pl.col("gap") > _days(config.treatment_free_interval_days))
-            & (pl.col("pd_le_start") >= pl.col("prev_end")).fill_null(False)
+            & (pl.col("pd_before_start") >= pl.col("prev_end")).fill_null(False)
         )
         t_pd_change = (
             pd_rules
             & opener
             & pl.col("first_in_line")
-            & (pl.col("pd_le_start") >= s).fill_null(False)
+            & (pl.col("pd_before_start") >= s).fill_null(False)
         )
         t_gap = opener & ~exempt & (pl.col("gap") > _days(config.line_gap_days)).fill_null(False)
         t_new = opener & ~exempt & pl.col("first_in_line") & (pl.col("sort_date") > s + window)
@@ -744,8 +783,8 @@ def _assemble(
 ) -> Lines:
     """Lines and line drugs from the line starts (membership by date, L13 end dates)."""
     starts = starts.with_columns(
-        next_start=pl.col("line_start").shift(-1).over("patient_id"),
-        next_carry=pl.col("carry_drugs").shift(-1).over("patient_id"),
+        next_start=shift_in_run(pl.col("line_start"), sorted_runs("patient_id"), -1),
+        next_carry=shift_in_run(pl.col("carry_drugs"), sorted_runs("patient_id"), -1),
     )
     window = _days(config.regimen_window_days)
     procedure_kinds = (*_TRANSPLANTS, "apheresis")

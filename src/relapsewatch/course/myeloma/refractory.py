@@ -14,7 +14,12 @@ import polars as pl
 
 from relapsewatch.course.myeloma.config import MyelomaCourseConfig
 from relapsewatch.course.myeloma.exposure import CONDITIONS, NAMED_DRUGS, TRACKED_CLASSES
-from relapsewatch.course.myeloma.lines import classify_treatments
+from relapsewatch.course.myeloma.lines import (
+    classify_treatments,
+    cum_max_date_in_run,
+    shift_in_run,
+    sorted_runs,
+)
 
 __all__ = [
     "REFRACTORY_RULES",
@@ -110,18 +115,20 @@ def _drug_rows(treatments: pl.DataFrame, config: MyelomaCourseConfig) -> pl.Data
         (pl.col("kind") == "drug")
         | ((pl.col("kind") == "car_t") & (pl.col("therapy") != "car_t_infusion"))
     )
-    rows = rows.sort("patient_id", "therapy", "start_date", "end").with_columns(
-        cum_end=pl.col("end").cum_max().over("patient_id", "therapy")
+    run = pl.col("__run")
+    rows = (
+        rows.sort("patient_id", "therapy", "start_date", "end")
+        .with_columns(__run=sorted_runs("patient_id", "therapy"))
+        .with_columns(cum_end=cum_max_date_in_run(pl.col("end"), run))
     )
     new_episode = (
-        (pl.col("start_date") - pl.col("cum_end").shift(1).over("patient_id", "therapy"))
+        (pl.col("start_date") - shift_in_run(pl.col("cum_end"), run))
         > pl.duration(days=config.refractory_episode_gap_days)
     ).fill_null(True)
     return (
-        rows.with_columns(episode=new_episode.cum_sum().over("patient_id", "therapy"))
-        .with_columns(
-            episode_start=pl.col("start_date").min().over("patient_id", "therapy", "episode"),
-        )
+        # Episode numbers are unique across the frame (a global running count of starts).
+        rows.with_columns(episode=new_episode.cum_sum())
+        .with_columns(episode_start=pl.col("start_date").min().over("episode"))
         .select(
             "patient_id",
             pl.col("therapy").alias("drug"),
