@@ -13,9 +13,6 @@ import ipaddress
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -26,30 +23,19 @@ from sqlalchemy import Engine
 from relapsewatch.cli.output import console, error_console
 from relapsewatch.errors import RelapsewatchError
 from relapsewatch.io import read_tables
+from relapsewatch.simulate.demo import demo_folder
 from relapsewatch.store.db import create_engine_for, make_session_factory
 from relapsewatch.store.migrate import upgrade_database
 from relapsewatch.store.repository import import_tables
 from relapsewatch.web import WebSettings, create_app
 
-__all__ = ["DEMO_PACKAGE", "demo_folder", "load_demo", "serve"]
-
-#: Where the packaged demo cohort lives (canonical Parquet tables).
-DEMO_PACKAGE = ("relapsewatch.simulate", "data/demo")
-
-
-@contextmanager
-def demo_folder() -> Iterator[Path]:
-    """The packaged demo cohort's folder, as a real path while the block runs."""
-    package, sub = DEMO_PACKAGE
-    with resources.as_file(resources.files(package).joinpath(sub)) as folder:
-        yield folder
+__all__ = ["load_demo", "serve"]
 
 
 def load_demo(engine: Engine) -> int:
     """Create the schema and import the demo cohort (courses derived); returns the patient count."""
     upgrade_database(engine)
-    with demo_folder() as folder:
-        tables = read_tables(folder)
+    tables = read_tables(demo_folder())
     import_tables(make_session_factory(engine), tables, source="relapsewatch demo cohort")
     return tables.patients.height
 
