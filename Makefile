@@ -28,7 +28,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(SYSDEPS)
+# axe-core for the browser accessibility tests, from npm at the locked version.
+NODE_DEPS := node_modules/.installed
+$(NODE_DEPS): package.json package-lock.json $(SYSDEPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_DEPS)
+
+unit: $(STAMP) $(SYSDEPS) $(NODE_DEPS)
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit
