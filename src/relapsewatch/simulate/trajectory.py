@@ -100,6 +100,9 @@ def latent_trajectory(
 def detection_floors(truth_patients: pl.DataFrame, patient_id: str) -> pl.DataFrame:
     """The detection floors of one patient on the burden scale of :func:`latent_trajectory`.
 
+    Columns ``floor``, ``value`` and ``label``; the label describes what can be seen *above*
+    the floor (down to the next floor).
+
     SPEP quantitation and immunofixation floors are fixed marker levels (spec §6; calibration
     doc); an MRD test at sensitivity ``s`` sees a clonal plasma-cell fraction of ``s``, which on
     this scale is ``marker at diagnosis × s / (clonal fraction at diagnosis)``.
@@ -109,24 +112,13 @@ def detection_floors(truth_patients: pl.DataFrame, patient_id: str) -> pl.DataFr
     scale = float(patient["marker_at_diagnosis"]) / float(patient["marrow_clonal_fraction"])
     light_chain = patient["heavy_chain"] == "none"
     rows = [
-        (
-            "ife",
-            150.0 if light_chain else 0.015,
-            "Immunofixation (IFE) limit"
-            if not light_chain
-            else "Serum IFE limit (free light chain)",
-        ),
-        ("mrd_1e-5", scale * 1e-5, "MRD test limit (1 in 100,000 cells)"),
-        ("mrd_1e-6", scale * 1e-6, "MRD test limit (1 in 1,000,000 cells)"),
+        ("ife", 150.0 if light_chain else 0.015, "Only immunofixation (IFE) can see the M-protein"),
+        ("mrd_1e-5", scale * 1e-5, "Only MRD tests can see the cells (1 in 100,000)"),
+        ("mrd_1e-6", scale * 1e-6, "Only the most sensitive MRD tests (1 in 1,000,000)"),
     ]
     if not light_chain:
         rows.insert(
-            0,
-            (
-                "spep",
-                float(patient["spep_floor_g_dl"]),
-                "SPEP can measure the M-protein above this",
-            ),
+            0, ("spep", float(patient["spep_floor_g_dl"]), "SPEP can measure the M-protein")
         )
     return pl.DataFrame(
         rows, schema={"floor": pl.String, "value": pl.Float64, "label": pl.String}, orient="row"
