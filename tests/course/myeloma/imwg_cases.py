@@ -208,8 +208,10 @@ def flags_on(result: ResponseResult, when: str, patient: str = "p1") -> set[str]
 
 
 def micro_values(
-    frame: pl.DataFrame, column: str, patient: str = "p1", line: int = 1
+    evaluated: EvaluatedAssessments, column: str, patient: str = "p1", line: int = 1
 ) -> dict[str, int | None]:
+    """``date -> column`` over one line's own assessments (micro-units)."""
+    frame = evaluated.with_patient_ids()
     own = frame.filter(
         (pl.col("patient_id") == patient) & (pl.col("line") == line) & ~pl.col("is_tail")
     )

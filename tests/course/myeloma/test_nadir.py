@@ -26,7 +26,7 @@ def _nadirs(
     line: int = 1,
     config: MyelomaCourseConfig | None = None,
 ) -> dict[str, float | None]:
-    values = micro_values(case.evaluate(config).frame, column, patient, line)
+    values = micro_values(case.evaluate(config), column, patient, line)
     return {k: None if v is None else v / G for k, v in values.items()}
 
 
@@ -53,7 +53,7 @@ def test_ex1_nadir_in_force_reaches_6_only_after_the_second_6() -> None:
 
 
 def test_ex3_dflc_nadir_is_the_best_confirmed_pair() -> None:
-    nadirs = micro_values(ex3().evaluate().frame, "d_nad", "ex3")
+    nadirs = micro_values(ex3().evaluate(), "d_nad", "ex3")
     assert nadirs["2024-12-02"] == 2 * G
     assert nadirs["2024-04-01"] == 1240 * G  # the line baseline dFLC
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from relapsewatch.course.myeloma import segments
 from relapsewatch.course.myeloma.config import MyelomaCourseConfig
 from relapsewatch.course.myeloma.timepoint import CATEGORY, RANK
 from relapsewatch.errors import SchemaError
@@ -74,9 +75,17 @@ def confirmed_category(
 
 
 def running_confirmed(confirmed: pl.Expr, *, group: str) -> pl.Expr:
-    """C4: the running best confirmed category, confirmed PD absorbing, as a rank."""
+    """C4: the running best confirmed category, confirmed PD absorbing, as a rank.
+
+    ``group == "group"`` is the engine's numbered line column (whole-column running maximum,
+    :mod:`.segments`); any other column is a window over it.
+    """
     order = confirmed.replace_strict(_RUNNING_ORDER, return_dtype=pl.Int8)
-    return order.cum_max().over(group).replace_strict(_RUNNING_RANK, return_dtype=pl.Int8)
+    if group == "group":
+        running = segments.cumulative_max(order).cast(pl.Int8)
+    else:
+        running = order.cum_max().over(group)
+    return running.replace_strict(_RUNNING_RANK, return_dtype=pl.Int8)
 
 
 def with_confirmation(frame: pl.DataFrame, *, config: MyelomaCourseConfig) -> pl.DataFrame:

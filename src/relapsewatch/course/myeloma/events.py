@@ -2,13 +2,21 @@
 candidate CRAB signals and adjudicated clinical relapse (``docs/criteria.md#x1``).
 
 None of these counts as a numbered relapse (K1); they are recorded with readable evidence.
+Frames are keyed by ``pid`` (see :class:`~.assessments.PatientIndex`).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from relapsewatch.course.myeloma.assessments import CRAB_TESTS, IMAGING_FINDINGS
+from relapsewatch.course.myeloma import segments
+from relapsewatch.course.myeloma.assessments import (
+    IMAGING_FINDINGS,
+    NOT_CLONAL,
+    POSITIVE,
+    TEST_CODE,
+    day_key,
+)
 from relapsewatch.course.myeloma.exact import compare, format_micro
 from relapsewatch.course.myeloma.rules import Criteria
 from relapsewatch.course.myeloma.timepoint import CATEGORY, RANK
@@ -23,25 +31,35 @@ __all__ = [
 ]
 
 _DAY = "%Y-%m-%d"
+_LINE_BOUNDS = ("line", "start_date", "next_start_date")
+#: Columns the relapse events read (selected before filtering the wide frame).
+_EVENT_COLUMNS = (
+    "pid", "line", "group", "date", "is_tail", "conf", "next_row", "next_date", "lab_sign",
+    "next_lab_sign", "marrow_sign", "imaging", "sife", "uife", "s", "s_nq", "u", "u_nq", "bmpc",
+    "clonality",
+)  # fmt: skip
 
 
 def place_in_lines(frame: pl.DataFrame, lines: pl.DataFrame, *, after_start: bool) -> pl.DataFrame:
-    """Add ``line``, ``start_date`` and ``next_start_date`` to dated rows; rows before line 1
-    are dropped. With ``after_start`` a row dated on a line start is that line's baseline and is
-    dropped too (on-treatment rows only)."""
-    bounds = lines.select("patient_id", "line", "start_date", "next_start_date").sort("start_date")
-    placed = (
-        frame.sort("date")
-        .join_asof(
-            bounds,
-            left_on="date",
-            right_on="start_date",
-            by="patient_id",
-            strategy="backward",
-            check_sortedness=False,
-        )
-        .filter(pl.col("line").is_not_null())
+    """Add ``group`` (the line's position in ``lines``), ``line``, ``start_date`` and
+    ``next_start_date`` to rows with ``pid`` and ``date``; rows before line 1 are dropped.
+
+    ``lines`` is encoded and sorted by ``pid, start_date``. With ``after_start`` a row dated on
+    a line start is that line's baseline and is dropped too (on-treatment rows only).
+    """
+    starts = lines.select(
+        kstart=day_key(pl.col("pid"), pl.col("start_date")),
+        group=pl.int_range(pl.len(), dtype=pl.UInt32),
     )
+    placed = (
+        frame.with_columns(k=day_key(pl.col("pid"), pl.col("date")))
+        .sort("k")
+        .join_asof(starts, left_on="k", right_on="kstart", strategy="backward",
+                   check_sortedness=False)
+        .filter((pl.col("k") // (1 << 32)) == (pl.col("kstart") // (1 << 32)))
+        .drop("k", "kstart")
+    )  # fmt: skip
+    placed = placed.with_columns(lines.get_column(c).gather(placed["group"]) for c in _LINE_BOUNDS)
     if after_start:
         placed = placed.filter(pl.col("date") > pl.col("start_date"))
     return placed
@@ -50,20 +68,27 @@ def place_in_lines(frame: pl.DataFrame, lines: pl.DataFrame, *, after_start: boo
 def with_relapse_signs(frame: pl.DataFrame, *, rules: Criteria) -> pl.DataFrame:
     """Add ``lab_sign`` (M-protein back on immunofixation or electrophoresis; an indeterminate
     IFE from antibody interference never counts, U6), ``next_lab_sign`` (the same at the next
-    evaluable assessment), ``marrow_sign`` (plasma cells ≥ 5 %) and ``sign_text``."""
+    evaluable assessment) and ``marrow_sign`` (plasma cells ≥ 5 %)."""
     marrow = rules["X1"].threshold("marrow")
     lab_sign = (
-        (pl.col("sife") == "positive")
-        | (pl.col("uife") == "positive")
+        (pl.col("sife") == POSITIVE)
+        | (pl.col("uife") == POSITIVE)
         | (pl.col("s") > 0)
         | pl.col("s_nq")
         | (pl.col("u") > 0)
         | pl.col("u_nq")
     ).fill_null(False)
     marrow_sign = compare(pl.col("bmpc"), marrow.op, marrow.micro).fill_null(False)
+    return frame.with_columns(lab_sign=lab_sign, marrow_sign=marrow_sign).with_columns(
+        next_lab_sign=pl.col("lab_sign").gather(pl.col("next_row")).fill_null(False)
+    )
+
+
+def _sign_text() -> pl.Expr:
+    """The relapse signs of an assessment in words."""
     pieces = [
-        pl.when(pl.col("sife") == "positive").then(pl.lit("serum immunofixation positive")),
-        pl.when(pl.col("uife") == "positive").then(pl.lit("urine immunofixation positive")),
+        pl.when(pl.col("sife") == POSITIVE).then(pl.lit("serum immunofixation positive")),
+        pl.when(pl.col("uife") == POSITIVE).then(pl.lit("urine immunofixation positive")),
         pl.when(pl.col("s_nq"))
         .then(pl.lit("serum M-protein detected, not quantifiable"))
         .when(pl.col("s") > 0)
@@ -78,7 +103,7 @@ def with_relapse_signs(frame: pl.DataFrame, *, rules: Criteria) -> pl.DataFrame:
                 [pl.lit("urine M-protein "), format_micro(pl.col("u")), pl.lit(" mg/24h")]
             )
         ),
-        pl.when(marrow_sign).then(
+        pl.when(pl.col("marrow_sign")).then(
             pl.concat_str(
                 [pl.lit("marrow plasma cells "), format_micro(pl.col("bmpc")), pl.lit("%")]
             )
@@ -92,70 +117,62 @@ def with_relapse_signs(frame: pl.DataFrame, *, rules: Criteria) -> pl.DataFrame:
             )
         ),
     ]
-    return frame.with_columns(
-        lab_sign=lab_sign,
-        marrow_sign=marrow_sign,
-        sign_text=pl.concat_str(pieces, separator=", ", ignore_nulls=True),
-    ).with_columns(
-        next_lab_sign=pl.col("lab_sign").gather(pl.col("next_row")).fill_null(False),
-        next_sign_text=pl.col("sign_text").gather(pl.col("next_row")),
-    )
+    return pl.concat_str(pieces, separator=", ", ignore_nulls=True)
 
 
-def _first_event(candidates: pl.DataFrame, since: str, label: pl.Expr, rule: str) -> pl.DataFrame:
-    """The first event per line with readable evidence."""
+def _first_event(
+    frame: pl.DataFrame, candidates: pl.DataFrame, since: str, label: pl.Expr, rule: str
+) -> pl.DataFrame:
+    """The first event per line with readable evidence (signs of the event and its
+    confirming assessment)."""
     immediate = pl.col("marrow_sign") | pl.col("imaging").is_not_null()
-    return (
-        candidates.sort("patient_id", "line", "date")
-        .group_by("patient_id", "line", maintain_order=True)
-        .first()
-        .with_columns(
-            confirmed_date=pl.when(immediate).then("date").otherwise("next_date"),
-            criterion=pl.concat_str(
-                [
-                    pl.col("sign_text"),
-                    pl.lit(" on "),
-                    pl.col("date").dt.to_string(_DAY),
-                    pl.when(immediate)
-                    .then(pl.lit(" (needs no second test)"))
-                    .otherwise(
-                        pl.concat_str(
-                            [
-                                pl.lit("; again on "),
-                                pl.col("next_date").dt.to_string(_DAY),
-                                pl.lit(": "),
-                                pl.col("next_sign_text"),
-                            ]
-                        )
-                    ),
-                    pl.lit("; after "),
-                    label,
-                    pl.lit(" from "),
-                    pl.col(since).dt.to_string(_DAY),
-                    pl.lit(f"; not counted as a numbered relapse ({rule})"),
-                ]
-            ),
-        )
+    first = candidates.sort("group", "date").filter(
+        pl.col("group") != pl.col("group").shift(1).fill_null(-1)
+    )
+    next_rows = first["next_row"].fill_null(0)
+    next_text = frame[next_rows].select(_sign_text()).to_series()
+    return first.with_columns(sign_text=_sign_text(), next_sign_text=next_text).with_columns(
+        confirmed_date=pl.when(immediate).then("date").otherwise("next_date"),
+        criterion=pl.concat_str(
+            [
+                pl.col("sign_text"),
+                pl.lit(" on "),
+                pl.col("date").dt.to_string(_DAY),
+                pl.when(immediate)
+                .then(pl.lit(" (needs no second test)"))
+                .otherwise(
+                    pl.concat_str(
+                        [
+                            pl.lit("; again on "),
+                            pl.col("next_date").dt.to_string(_DAY),
+                            pl.lit(": "),
+                            pl.col("next_sign_text"),
+                        ]
+                    )
+                ),
+                pl.lit("; after "),
+                label,
+                pl.lit(" from "),
+                pl.col(since).dt.to_string(_DAY),
+                pl.lit(f"; not counted as a numbered relapse ({rule})"),
+            ]
+        ),
     )
 
 
 def relapse_from_cr(frame: pl.DataFrame) -> pl.DataFrame:
     """X1: the first relapse from a confirmed CR/sCR per line.
 
-    Columns: ``patient_id, line, date, confirmed_date, cr_date, criterion``. Signs from
+    Columns: ``pid, line, date, confirmed_date, cr_date, criterion``. Signs from
     immunofixation or electrophoresis need the next evaluable assessment to show a sign too (the
     IMWG 2006 note); marrow ≥ 5 % and imaging need no second test (C1).
     """
-    own = frame.filter(~pl.col("is_tail"))
-    cr = (
-        own.filter(pl.col("conf") >= RANK["CR"])
-        .group_by("group")
-        .agg(
-            cr_date=pl.col("date").min(),
-            cr_category=pl.col("conf").max(),
-        )
-    )
-    candidates = own.join(cr, on="group").filter(
+    own = frame.select(_EVENT_COLUMNS).filter(~pl.col("is_tail"))
+    in_cr = pl.col("conf") >= RANK["CR"]
+    candidates = own.with_columns(
+        segments.broadcast(own, pl.col("date").filter(in_cr).min(), name="cr_date"),
+        segments.broadcast(own, pl.col("conf").filter(in_cr).max(), name="cr_category"),
+    ).filter(
         (pl.col("date") > pl.col("cr_date"))
         & (
             pl.col("marrow_sign")
@@ -169,25 +186,30 @@ def relapse_from_cr(frame: pl.DataFrame) -> pl.DataFrame:
             pl.col("cr_category").replace_strict(CATEGORY, return_dtype=pl.String),
         ]
     )
-    events = _first_event(candidates, "cr_date", label, "X1")
-    return events.select("patient_id", "line", "date", "confirmed_date", "cr_date", "criterion")
+    events = _first_event(frame, candidates, "cr_date", label, "X1")
+    return events.select("pid", "line", "date", "confirmed_date", "cr_date", "criterion")
 
 
 def relapse_from_mrd(frame: pl.DataFrame, mrd: pl.DataFrame) -> pl.DataFrame:
     """X2: the first relapse from MRD negativity (an IMWG MRD-negative result in CR) per line.
 
-    Columns: ``patient_id, line, date, confirmed_date, mrd_negative_date, criterion``. Signs: MRD
+    Columns: ``pid, line, date, confirmed_date, mrd_negative_date, criterion``. Signs: MRD
     positive by NGF or NGS, a new lesion on imaging, M-protein back on immunofixation or
     electrophoresis at two consecutive assessments, or marrow plasma cells ≥ 5 % not reported as
     not clonal.
     """
     negatives = (
         mrd.filter(pl.col("category") == "mrd_negative")
-        .group_by("patient_id", "line")
+        .group_by("group")
         .agg(mrd_negative_date=pl.col("date").min())
     )
-    own = frame.filter(~pl.col("is_tail")).join(negatives, on=["patient_id", "line"])
-    clonal_marrow = pl.col("marrow_sign") & (pl.col("clonality") != "not_clonal").fill_null(True)
+    columns = ("pid", "line", "date", "confirmed_date", "mrd_negative_date", "criterion")
+    if negatives.height == 0:
+        return pl.DataFrame(schema={"pid": pl.UInt32, "line": pl.Int64, "date": pl.Date,
+                                    "confirmed_date": pl.Date, "mrd_negative_date": pl.Date,
+                                    "criterion": pl.String})  # fmt: skip
+    own = frame.select(_EVENT_COLUMNS).filter(~pl.col("is_tail")).join(negatives, on="group")
+    clonal_marrow = pl.col("marrow_sign") & (pl.col("clonality") != NOT_CLONAL).fill_null(True)
     lab = own.filter(
         (pl.col("date") > pl.col("mrd_negative_date"))
         & (
@@ -196,22 +218,16 @@ def relapse_from_mrd(frame: pl.DataFrame, mrd: pl.DataFrame) -> pl.DataFrame:
             | (pl.col("lab_sign") & pl.col("next_lab_sign"))
         )
     ).with_columns(marrow_sign=clonal_marrow)
-    lab_events = _first_event(lab, "mrd_negative_date", pl.lit("MRD negativity"), "X2").select(
-        "patient_id", "line", "date", "confirmed_date", "mrd_negative_date", "criterion"
-    )
+    lab_events = _first_event(frame, lab, "mrd_negative_date", pl.lit("MRD negativity"), "X2")
     positives = (
-        mrd.join(negatives, on=["patient_id", "line"])
+        mrd.join(negatives, on="group")
         .filter(
             (pl.col("result") == "positive")
             & pl.col("method").is_in(["NGF", "NGS"])
             & (pl.col("date") > pl.col("mrd_negative_date"))
         )
-        .select(
-            "patient_id",
-            "line",
-            "date",
+        .with_columns(
             confirmed_date="date",
-            mrd_negative_date="mrd_negative_date",
             criterion=pl.concat_str(
                 [
                     pl.lit("MRD positive by "),
@@ -225,11 +241,11 @@ def relapse_from_mrd(frame: pl.DataFrame, mrd: pl.DataFrame) -> pl.DataFrame:
             ),
         )
     )
+    both = pl.concat([lab_events.select("group", *columns), positives.select("group", *columns)])
     return (
-        pl.concat([lab_events, positives])
-        .sort("patient_id", "line", "date")
-        .group_by("patient_id", "line", maintain_order=True)
-        .first()
+        both.sort("group", "date")
+        .filter(pl.col("group") != pl.col("group").shift(1).fill_null(-1))
+        .select(columns)
     )
 
 
@@ -243,7 +259,7 @@ def crab_signals(
 ) -> pl.DataFrame:
     """X3: candidate CRAB and imaging signals during each line, never a relapse by themselves.
 
-    Columns: ``patient_id, line, date, signal`` (``hypercalcaemia``, ``haemoglobin_drop``,
+    Columns: ``pid, line, date, signal`` (``hypercalcaemia``, ``haemoglobin_drop``,
     ``creatinine_rise``, ``new_bone_lesion``, ``new_plasmacytoma``, ``plasmacytoma_increase``),
     ``value`` and ``baseline`` (canonical units, Float64), ``criterion``.
     """
@@ -251,42 +267,53 @@ def crab_signals(
     calcium, haemoglobin, creatinine = (
         x3.threshold(n) for n in ("calcium", "haemoglobin", "creatinine")
     )
+    codes = {name: TEST_CODE[name] for name in ("calcium", "hemoglobin", "creatinine")}
+    test = pl.col("test")
     labs = place_in_lines(
-        daily.filter(pl.col("test").is_in(CRAB_TESTS)).select(
-            "patient_id", "date", "test", "value"
-        ),
+        daily.filter(test.is_in(list(codes.values()))).select("pid", "date", "test", "value"),
         lines,
         after_start=True,
-    ).join(
-        baselines.select("patient_id", "line", "hb0", "creat0"),
-        on=["patient_id", "line"],
-        how="left",
+    )
+    labs = labs.with_columns(
+        baselines.get_column(c).gather(labs["group"]) for c in ("hb0", "creat0")
     )
     baseline = (
-        pl.when(pl.col("test") == "hemoglobin")
+        pl.when(test == codes["hemoglobin"])
         .then("hb0")
-        .when(pl.col("test") == "creatinine")
+        .when(test == codes["creatinine"])
         .then("creat0")
     )
     signal = (
-        pl.when((pl.col("test") == "calcium") & compare(pl.col("value"), calcium.op, calcium.micro))
+        pl.when((test == codes["calcium"]) & compare(pl.col("value"), calcium.op, calcium.micro))
         .then(pl.lit("hypercalcaemia"))
         .when(
-            (pl.col("test") == "hemoglobin")
+            (test == codes["hemoglobin"])
             & compare(pl.col("hb0") - pl.col("value"), haemoglobin.op, haemoglobin.micro)
         )
         .then(pl.lit("haemoglobin_drop"))
         .when(
-            (pl.col("test") == "creatinine")
+            (test == codes["creatinine"])
             & compare(pl.col("value") - pl.col("creat0"), creatinine.op, creatinine.micro)
         )
         .then(pl.lit("creatinine_rise"))
     )
+
+    def change(label: str, unit: str, threshold: str) -> pl.Expr:
+        return pl.concat_str(
+            [
+                pl.lit(f"{label} "),
+                format_micro(pl.col("baseline_micro")),
+                pl.lit(" -> "),
+                format_micro(pl.col("value")),
+                pl.lit(f" {unit} ({threshold})"),
+            ]
+        )
+
     lab_signals = (
         labs.with_columns(signal=signal, baseline_micro=baseline)
         .filter(pl.col("signal").is_not_null())
         .select(
-            "patient_id",
+            "pid",
             "line",
             "date",
             "signal",
@@ -305,28 +332,8 @@ def crab_signals(
                         )
                     )
                     .when(pl.col("signal") == "haemoglobin_drop")
-                    .then(
-                        pl.concat_str(
-                            [
-                                pl.lit("haemoglobin "),
-                                format_micro(pl.col("baseline_micro")),
-                                pl.lit(" -> "),
-                                format_micro(pl.col("value")),
-                                pl.lit(f" g/dL ({haemoglobin})"),
-                            ]
-                        )
-                    )
-                    .otherwise(
-                        pl.concat_str(
-                            [
-                                pl.lit("creatinine "),
-                                format_micro(pl.col("baseline_micro")),
-                                pl.lit(" -> "),
-                                format_micro(pl.col("value")),
-                                pl.lit(f" mg/dL ({creatinine})"),
-                            ]
-                        )
-                    ),
+                    .then(change("haemoglobin", "g/dL", str(haemoglobin)))
+                    .otherwise(change("creatinine", "mg/dL", str(creatinine))),
                     pl.lit("; a candidate sign only: the care team decides if myeloma caused it"),
                 ]
             ),
@@ -334,12 +341,12 @@ def crab_signals(
     )
     imaging = place_in_lines(
         findings.filter(pl.col("finding").is_in(IMAGING_FINDINGS)).select(
-            "patient_id", "date", "finding", "detail"
+            "pid", "date", "finding", "detail"
         ),
         lines,
         after_start=True,
     ).select(
-        "patient_id",
+        "pid",
         "line",
         "date",
         signal="finding",
@@ -355,24 +362,24 @@ def crab_signals(
             ]
         ),
     )
-    return pl.concat([lab_signals, imaging]).sort("patient_id", "date", "signal")
+    return pl.concat([lab_signals, imaging]).sort("pid", "date", "signal")
 
 
 def clinical_relapses(findings: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
     """Adjudicated clinical relapses (X3) passed through with their line.
 
-    Columns: ``patient_id, line, date, criterion``.
+    Columns: ``pid, line, date, criterion``.
     """
     return (
         place_in_lines(
             findings.filter(pl.col("finding") == "clinical_relapse").select(
-                "patient_id", "date", "detail"
+                "pid", "date", "detail"
             ),
             lines,
             after_start=False,
         )
         .select(
-            "patient_id",
+            "pid",
             "line",
             "date",
             criterion=pl.concat_str(
@@ -384,5 +391,5 @@ def clinical_relapses(findings: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFra
                 ]
             ),
         )
-        .sort("patient_id", "date")
+        .sort("pid", "date")
     )

@@ -8,9 +8,9 @@ or fraction. Percentages are compared by cross-multiplication, never by division
 
     red(x) ≥ 50 %   ⇔   (x0 − x) · 100 · q  ≥  p · x0        for 50 = p / q
 
-The products run in ``Int128`` so that large values (FLC in mg/L, urine in mg/24 h) cannot
-overflow. Display strings are built from the same integers, so what a nurse reads is exactly
-what was compared.
+The products run in ``Int64`` when operands below :data:`OPERAND_LIMIT` (about two million
+canonical units) times the threshold's factors cannot overflow, else in ``Int128``. Display
+strings are built from the same integers, so what a nurse reads is exactly what was compared.
 
 >>> import polars as pl
 >>> frame = pl.DataFrame({"nadir": [0.9], "value": [1.4]}).select(
@@ -29,6 +29,7 @@ import polars as pl
 
 __all__ = [
     "MICRO",
+    "OPERAND_LIMIT",
     "Op",
     "compare",
     "exact_fraction",
@@ -101,6 +102,18 @@ def compare(lhs: pl.Expr, op: Op, threshold_micro: int) -> pl.Expr:
     return _apply(lhs, op, threshold_micro)
 
 
+#: Operands of the cross-multiplications are micro-unit values below this bound (the engine
+#: checks its inputs against it); with small factors the products then fit in Int64.
+OPERAND_LIMIT = 1 << 41
+
+
+def _product_type(*factors: int) -> type[pl.DataType]:
+    """Int64 when ``OPERAND_LIMIT × factor`` cannot overflow it, else Int128 (slower)."""
+    if max(abs(f) for f in factors) * OPERAND_LIMIT < (1 << 63):
+        return pl.Int64
+    return pl.Int128
+
+
 def percent_compare(part: pl.Expr, whole: pl.Expr, op: Op, percent: Fraction) -> pl.Expr:
     """``part / whole × 100  op  percent`` by cross-multiplication (``whole`` ≥ 0).
 
@@ -114,8 +127,9 @@ def percent_compare(part: pl.Expr, whole: pl.Expr, op: Op, percent: Fraction) ->
     ...                          exact_fraction(90))).item()
     True
     """
-    lhs = part.cast(pl.Int128) * (100 * percent.denominator)
-    rhs = whole.cast(pl.Int128) * percent.numerator
+    dtype = _product_type(100 * percent.denominator, percent.numerator)
+    lhs = part.cast(dtype) * (100 * percent.denominator)
+    rhs = whole.cast(dtype) * percent.numerator
     return _apply(lhs, op, rhs)
 
 
@@ -124,8 +138,9 @@ def ratio_compare(numerator: pl.Expr, denominator: pl.Expr, op: Op, ratio: Fract
 
     Used for the κ/λ ratio against 0.26 and 1.65 without forming the ratio.
     """
-    lhs = numerator.cast(pl.Int128) * ratio.denominator
-    rhs = denominator.cast(pl.Int128) * ratio.numerator
+    dtype = _product_type(ratio.denominator, ratio.numerator)
+    lhs = numerator.cast(dtype) * ratio.denominator
+    rhs = denominator.cast(dtype) * ratio.numerator
     return _apply(lhs, op, rhs)
 
 

@@ -66,45 +66,50 @@ def mrd_results(
     Parameters
     ----------
     measurements:
-        Canonical measurements; rows with ``test == "mrd"`` are used.
+        Measurements encoded by :class:`~.assessments.PatientIndex`; rows with
+        ``test == "mrd"`` are used.
     lines:
-        The lines frame (``patient_id, line, start_date, next_start_date``).
+        The encoded lines frame (``pid, line, start_date, next_start_date``), sorted.
     frame:
         The evaluated assessment frame (for the running confirmed response, C4, at each date).
 
     Returns
     -------
-    ``patient_id, line, date, result, method, sensitivity, category, rule, in_cr,
+    ``pid, group, line, date, result, method, sensitivity, category, rule, in_cr,
     sustained_since, criterion`` where ``category`` is ``mrd_negative`` (D1/D2 met),
     ``mrd_positive``, ``negative_not_in_cr``, ``negative_insufficient_sensitivity`` or
     ``negative_method_not_imwg``.
     """
     threshold = rules["D1"].threshold("sensitivity")
     limit = int(exact_fraction(threshold.value) * _PICO)
-    results = measurements.lazy().filter(pl.col("test") == "mrd")
+    results = measurements.filter(pl.col("test") == "mrd")
     if as_of is not None:
         results = results.filter(pl.col("date") <= as_of)
     collected = results.select(
-        "patient_id",
+        "pid",
         "date",
         "result",
         method=pl.col("method").str.to_uppercase().str.strip_chars(),
         sensitivity="sensitivity",
-    ).collect()
+    )
     placed = place_in_lines(collected, lines, after_start=False)
+    order = pl.col("group").cast(pl.Int64) * (1 << 24) + pl.col("date").cast(pl.Int64)
     running = (
-        frame.filter(~pl.col("is_tail"))
-        .select("patient_id", "line", response_date="date", running="running")
-        .sort("response_date")
+        frame.select("group", "date", "running", "is_tail")
+        .filter(~pl.col("is_tail"))
+        .select(response_key=order, running="running")
+        .sort("response_key")
     )
-    placed = placed.sort("date").join_asof(
-        running,
-        left_on="date",
-        right_on="response_date",
-        by=["patient_id", "line"],
-        strategy="backward",
-        check_sortedness=False,
-    )
+    placed = (
+        placed.with_columns(key=order)
+        .sort("key")
+        .join_asof(running, left_on="key", right_on="response_key", strategy="backward",
+                   check_sortedness=False)
+        .with_columns(
+            running=pl.when((pl.col("response_key") // (1 << 24)) == pl.col("group"))
+            .then("running")
+        )
+    )  # fmt: skip
     in_cr = pl.col("running").is_in([RANK["CR"], RANK["sCR"]]).fill_null(False)
     imwg_method = pl.col("method").is_in(_IMWG_METHODS).fill_null(False)
     sensitive = (_pico(pl.col("sensitivity")) <= limit).fill_null(False)
@@ -130,15 +135,17 @@ def mrd_results(
     )
     classified = placed.with_columns(in_cr=in_cr, category=category).with_columns(rule=rule)
     # D4/D5: runs of negatives broken by any positive, per method and exact sensitivity
-    classified = classified.sort("patient_id", "date", "result").with_columns(
-        run=(pl.col("result") == "positive").cast(pl.Int32).cum_sum().over("patient_id"),
+    classified = classified.sort(
+        "pid", "date", "result", descending=[False, False, True]
+    ).with_columns(
+        run=(pl.col("result") == "positive").cast(pl.Int32).cum_sum().over("pid"),
         sensitivity_key=_pico(pl.col("sensitivity")),
     )
     first_negative = (
         pl.col("date")
         .filter(pl.col("category") == "mrd_negative")
         .min()
-        .over("patient_id", "run", "method", "sensitivity_key")
+        .over("pid", "run", "method", "sensitivity_key")
     )
     sustained = (pl.col("category") == "mrd_negative") & (
         pl.col("date") - pl.col("first_negative") >= timedelta(days=config.mrd_sustained_days)
@@ -195,7 +202,8 @@ def mrd_results(
     return (
         classified.with_columns(criterion=criterion)
         .select(
-            "patient_id",
+            "pid",
+            "group",
             "line",
             "date",
             "result",
@@ -207,5 +215,5 @@ def mrd_results(
             "sustained_since",
             "criterion",
         )
-        .sort("patient_id", "date")
+        .sort("pid", "date")
     )

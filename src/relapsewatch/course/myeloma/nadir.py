@@ -10,7 +10,8 @@ measurement confirms it. ``raw_min`` (N2) is ``min(x0, every x_i dated < t)``. T
 at every line (N3: the frame is grouped by patient and line and ``x0`` is the line baseline) and
 unquantifiable values enter as 0 (N4: :func:`~.assessments.daily_results` stores them as 0).
 
-Everything is a window expression over the ``group`` column of a frame sorted by group and date.
+Everything is a whole-column expression over a frame sorted by ``group`` (numbered from 0) and
+date (:mod:`.segments`).
 
 >>> import polars as pl
 >>> f = pl.DataFrame({"group": [1] * 6, "x0": [3_000_000] * 6,
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from relapsewatch.course.myeloma import segments
 from relapsewatch.course.myeloma.config import MyelomaCourseConfig, NadirMode
 
 __all__ = ["NADIR_COLUMNS", "nadir_in_force", "with_nadirs"]
@@ -51,54 +53,58 @@ def nadir_in_force(
     Rows where ``value`` is null are skipped when forming consecutive pairs; the nadir at a row
     uses only rows strictly before it, so the value being tested never lowers its own nadir.
     With ``include_current`` the row itself counts too: the nadir in force *after* the row (used
-    to report the confirmed nadir at the end of a line).
+    to report the confirmed nadir at the end of a line). ``group`` numbers the lines from 0 in
+    row order (see :mod:`.segments`).
     """
+    g = pl.col(group)
     x = pl.col(value)
     if mode == "confirmed_pair":
-        previous = x.forward_fill().shift(1)
-        pair_max = pl.when(x.is_not_null() & previous.is_not_null()).then(
-            pl.max_horizontal(x, previous)
+        earlier_value = segments.previous(segments.forward_fill(x, g), g)
+        pair_max = pl.when(x.is_not_null() & earlier_value.is_not_null()).then(
+            pl.max_horizontal(x, earlier_value)
         )
-        earlier = pair_max.cum_min().forward_fill()
+        running = segments.forward_fill(segments.cumulative_min(pair_max, g), g)
     elif mode == "raw_min":
-        earlier = x.cum_min().forward_fill()
+        running = segments.forward_fill(segments.cumulative_min(x, g), g)
     else:
         raise ValueError(f"`nadir_mode` must be 'confirmed_pair' or 'raw_min', got {mode!r}")
     if not include_current:
-        earlier = earlier.shift(1)
-    return pl.min_horizontal(pl.col(baseline), earlier.over(group)).alias(f"{value}_nadir")
+        running = segments.previous(running, g)
+    return pl.min_horizontal(pl.col(baseline), running).alias(f"{value}_nadir")
 
 
 def with_nadirs(frame: pl.DataFrame, *, config: MyelomaCourseConfig) -> pl.DataFrame:
     """Add ``s_nad``, ``u_nad``, ``d_nad`` (dFLC) and ``b_nad`` (marrow) to a line frame, and
     ``tracked_nadir_after`` (the nadir of the pathway's tracked value in force after each row).
 
-    Marrow plasma cells always use the raw minimum: marrow results need no confirmation (C1), so
-    every marrow value is already a confirmed value (decision recorded in docs/criteria.md#n3).
+    dFLC and marrow nadirs are computed only when some line tracks them (P3 and P4 read them
+    only in the ``flc_only`` and ``marrow_only`` pathways). Marrow plasma cells always use the
+    raw minimum: marrow results need no confirmation (C1), so every marrow value is already a
+    confirmed value (decision recorded in docs/criteria.md#n3).
     """
+    pathways = set(frame["pathway"].cast(pl.String).unique().to_list())
+    needed = {"s": True, "u": True, "dflc": "flc_only" in pathways,
+              "bmpc": "marrow_only" in pathways}  # fmt: skip
     expressions = []
     for value, (baseline, name) in NADIR_COLUMNS.items():
         mode: NadirMode = "raw_min" if value == "bmpc" else config.nadir_mode
-        expressions.append(nadir_in_force(value, baseline, mode=mode).alias(name))
-    tracked = {"s": "s0", "u": "u0", "dflc": "d0", "bmpc": "bmpc0"}
-    after = {
-        value: nadir_in_force(
-            value,
-            baseline,
-            mode="raw_min" if value == "bmpc" else config.nadir_mode,
-            include_current=True,
-        )
-        for value, baseline in tracked.items()
-    }
+        if needed[value]:
+            expressions.append(nadir_in_force(value, baseline, mode=mode).alias(name))
+        else:
+            expressions.append(pl.lit(None, dtype=pl.Int64).alias(name))
+    frame = frame.with_columns(expressions)
     pathway = pl.col("pathway")
-    tracked_after = (
-        pl.when((pathway == "serum_urine") & pl.col("serum_involved"))
-        .then(after["s"])
-        .when(pathway == "serum_urine")
-        .then(after["u"])
-        .when(pathway == "flc_only")
-        .then(after["dflc"])
-        .when(pathway == "marrow_only")
-        .then(after["bmpc"])
-    )
-    return frame.with_columns(*expressions, tracked_nadir_after=tracked_after)
+    tracked_value, tracked_nadir = (
+        pl.when((pathway == "serum_urine") & pl.col("serum_involved")).then(pl.col(f"{v}"))
+        .when(pathway == "serum_urine").then(pl.col(f"{u}"))
+        .when(pathway == "flc_only").then(pl.col(f"{d}"))
+        .when(pathway == "marrow_only").then(pl.col(f"{b}"))
+        for v, u, d, b in (("s", "u", "dflc", "bmpc"), ("s_nad", "u_nad", "d_nad", "b_nad"))
+    )  # fmt: skip
+    frame = frame.with_columns(tracked=tracked_value, tracked_nad=tracked_nadir)
+    x = pl.col("tracked")
+    earlier = segments.previous(segments.forward_fill(x))
+    use_raw = pl.lit(config.nadir_mode == "raw_min") | (pathway == "marrow_only")
+    pair = pl.when(use_raw).then(x).otherwise(pl.max_horizontal(x, earlier))
+    after = pl.min_horizontal("tracked_nad", pl.when(x.is_not_null()).then(pair))
+    return frame.with_columns(tracked_nadir_after=after).drop("tracked", "tracked_nad")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from relapsewatch.course.myeloma import segments
 from relapsewatch.course.myeloma.config import MyelomaCourseConfig
 from relapsewatch.course.myeloma.exact import compare, format_micro, format_percent, percent_compare
 from relapsewatch.course.myeloma.rules import Criteria, Threshold
@@ -116,10 +117,10 @@ def with_progression(
     ]
     frame = frame.with_columns(gathered)
     pd_next = pd_criteria(PdInputs.next_against_own_nadir(), rules=rules)
-    deaths = _deaths(findings, config=config)
     frame = frame.with_columns(
-        pd_next=pl.any_horizontal(list(pd_next.values())) & pl.col("next_row").is_not_null()
-    ).join(deaths, on="patient_id", how="left")
+        pd_next=pl.any_horizontal(list(pd_next.values())) & pl.col("next_row").is_not_null(),
+        death_date=_deaths(findings, frame["pid"], config=config),
+    )
     own = pl.col("pd_any") & ~pl.col("is_tail")
     no_next = pl.col("next_row").is_null()
     by_death = (
@@ -155,7 +156,9 @@ def with_progression(
         .then("date"),
     )
     frame = frame.with_columns(
-        progression_date=pl.col("date").filter(pl.col("pd_confirmed")).min().over("group")
+        segments.broadcast(
+            frame, pl.col("date").filter(pl.col("pd_confirmed")).min(), name="progression_date"
+        )
     )
     # C4: after the line's confirmed PD, PD is absorbing; later PD assessments stand as PD
     absorbed = own & ~pl.col("pd_confirmed") & (pl.col("date") > pl.col("progression_date"))
@@ -167,19 +170,22 @@ def with_progression(
     )
 
 
-def _deaths(findings: pl.DataFrame, *, config: MyelomaCourseConfig) -> pl.DataFrame:
-    """Earliest death per patient that may confirm a pending PD (C3)."""
+def _deaths(findings: pl.DataFrame, pid: pl.Series, *, config: MyelomaCourseConfig) -> pl.Series:
+    """For each row's patient, the earliest death that may confirm a pending PD (C3)."""
     cause = pl.col("detail").fill_null("").str.strip_chars()
     counts = cause.str.contains(_DEATH_CAUSE)
     if config.death_of_unknown_cause_confirms_pd:
         counts = counts | (cause == "")
-    return (
-        findings.lazy()
-        .filter((pl.col("finding") == "death") & counts)
-        .group_by("patient_id")
+    deaths = (
+        findings.filter((pl.col("finding") == "death") & counts)
+        .group_by("pid")
         .agg(death_date=pl.col("date").min())
-        .collect()
     )
+    size = segments.index_size(pid, deaths["pid"])
+    lookup = segments.nulls("death_date", size, pl.Date)
+    if deaths.height:
+        lookup = lookup.scatter(deaths["pid"], deaths["death_date"])
+    return lookup.gather(pid)
 
 
 def _evidence(rules: Criteria) -> dict[str, pl.Expr]:
@@ -347,7 +353,7 @@ def progression_tables(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The ``progression`` (first confirmed PD per line) and ``unconfirmed_progression`` tables.
 
-    Columns: ``patient_id, line, date, confirmed_date, criterion, rule`` (the unconfirmed table
+    Columns: ``pid, line, date, confirmed_date, criterion, rule`` (the unconfirmed table
     has no ``confirmed_date``). ``criterion`` says which test, nadir, value, threshold and dates;
     ``rule`` lists the criteria that fired, e.g. ``P1`` or ``P1+P2``.
     """
@@ -378,18 +384,18 @@ def progression_tables(
     confirmed = (
         described.filter(pl.col("pd_confirmed") & (pl.col("date") == pl.col("progression_date")))
         .select(
-            "patient_id",
+            "pid",
             "line",
             "date",
             confirmed_date="pd_confirmed_date",
             criterion="criterion",
             rule="rule",
         )
-        .sort("patient_id", "line")
+        .sort("pid", "line")
     )
     unconfirmed = (
         described.filter(~pl.col("pd_confirmed"))
-        .select("patient_id", "line", "date", "criterion", "rule")
-        .sort("patient_id", "date")
+        .select("pid", "line", "date", "criterion", "rule")
+        .sort("pid", "date")
     )
     return confirmed, unconfirmed

@@ -32,9 +32,11 @@ from datetime import date
 
 import polars as pl
 
+from relapsewatch.course.myeloma import segments
 from relapsewatch.course.myeloma.assessments import (
     CRAB_TESTS,
     RESPONSE_TESTS,
+    PatientIndex,
     build_assessments,
     daily_results,
     line_baselines,
@@ -141,28 +143,41 @@ class EvaluatedAssessments:
     """The evaluated assessment frame with the intermediate tables it was built from.
 
     ``frame`` has one row per assessment per line plus one tail row per line (``is_tail``), with
-    every intermediate column (values and nadirs in micro-units, ``tp``, ``conf``, PD columns).
-    It is the engine's working table, exposed for tests and explanations, not a stable schema.
+    every intermediate column (values and nadirs in micro-units, ``tp``, ``conf``, PD columns),
+    keyed by ``pid`` (positions in ``index``). It is the engine's working table, exposed for
+    tests and explanations, not a stable schema. ``lines`` and ``baselines`` are in the same
+    order (``group`` is a row position in them).
     """
 
     frame: pl.DataFrame
     baselines: pl.DataFrame
     daily: pl.DataFrame
+    lines: pl.DataFrame
+    measurements: pl.DataFrame
+    findings: pl.DataFrame
+    index: PatientIndex
     rules: Criteria
 
+    def with_patient_ids(self) -> pl.DataFrame:
+        """``frame`` with the ``patient_id`` column in place of ``pid``."""
+        return self.index.decode(self.frame)
 
-def _check_inputs(
+
+def _encoded_inputs(
     measurements: pl.DataFrame,
     lines: pl.DataFrame,
     patients: pl.DataFrame,
     treatments: pl.DataFrame,
     findings: pl.DataFrame,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    as_of: date | None,
+) -> tuple[PatientIndex, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Check the columns, keep the rows the engine reads and encode patients as ``pid``."""
     require_columns(measurements, _MEASUREMENTS, table="measurements")
     require_columns(lines, _LINES, table="lines")
     require_columns(patients, ("patient_id",), table="patients")
     require_columns(treatments, _TREATMENTS, table="treatments")
     require_columns(findings, _FINDINGS, table="findings")
+    measurements = measurements.select(_MEASUREMENTS)
     lines = lines.select(
         pl.col("patient_id").cast(pl.String),
         pl.col("line").cast(pl.Int64),
@@ -176,7 +191,24 @@ def _check_inputs(
             for c in ("heavy_chain", "light_chain")
         ),
     )
-    return lines, patients, findings.select(_FINDINGS)
+    findings = findings.select(_FINDINGS)
+    treatments = treatments.select(_TREATMENTS)
+    if as_of is not None:
+        measurements = measurements.filter(pl.col("date") <= as_of)
+        findings = findings.filter(pl.col("date") <= as_of)
+        treatments = treatments.filter(pl.col("start_date") <= as_of)
+    index = PatientIndex.of(
+        measurements["patient_id"], lines["patient_id"], patients["patient_id"],
+        treatments["patient_id"], findings["patient_id"],
+    )  # fmt: skip
+    return (
+        index,
+        index.encode(measurements),
+        index.encode(lines).sort("pid", "start_date"),
+        index.encode(patients),
+        index.encode(treatments),
+        index.encode(findings),
+    )
 
 
 def evaluate_assessments(
@@ -191,12 +223,11 @@ def evaluate_assessments(
 ) -> EvaluatedAssessments:
     """Run the response engine up to the evaluated assessment frame (see
     :class:`EvaluatedAssessments`). :func:`derive_responses` builds its tables from it."""
-    lines, patients, findings = _check_inputs(measurements, lines, patients, treatments, findings)
-    if as_of is not None:
-        findings = findings.filter(pl.col("date") <= as_of)
-        treatments = treatments.filter(pl.col("start_date") <= as_of)
+    index, measurements, lines, patients, treatments, findings = _encoded_inputs(
+        measurements, lines, patients, treatments, findings, as_of
+    )
     rules = criteria(config)
-    daily = daily_results(measurements, (*RESPONSE_TESTS, *CRAB_TESTS), as_of=as_of)
+    daily = daily_results(measurements, (*RESPONSE_TESTS, *CRAB_TESTS))
     assessments = build_assessments(daily, findings, config=config)
     baselines = line_baselines(daily, lines, config=config, rules=rules)
     frame = line_frame(assessments, lines, baselines)
@@ -208,7 +239,10 @@ def evaluate_assessments(
     frame = with_progression(frame, findings, config=config, rules=rules)
     frame = with_confirmation(frame, config=config)
     frame = with_relapse_signs(frame, rules=rules)
-    return EvaluatedAssessments(frame=frame, baselines=baselines, daily=daily, rules=rules)
+    return EvaluatedAssessments(
+        frame=frame, baselines=baselines, daily=daily, lines=lines, measurements=measurements,
+        findings=findings, index=index, rules=rules,
+    )  # fmt: skip
 
 
 def derive_responses(
@@ -250,22 +284,21 @@ def derive_responses(
         measurements, lines, patients, treatments, findings, config=config, as_of=as_of
     )
     frame, baselines, rules = evaluated.frame, evaluated.baselines, evaluated.rules
-    lines, _, findings = _check_inputs(measurements, lines, patients, treatments, findings)
-    if as_of is not None:
-        findings = findings.filter(pl.col("date") <= as_of)
+    lines, findings, decode = evaluated.lines, evaluated.findings, evaluated.index.decode
     progression, unconfirmed = progression_tables(frame, rules=rules)
-    mrd = mrd_results(measurements, lines, frame, config=config, rules=rules, as_of=as_of)
+    mrd = mrd_results(evaluated.measurements, lines, frame, config=config, rules=rules)
     return ResponseResult(
-        responses=_responses_table(frame),
-        progression=progression,
-        unconfirmed_progression=unconfirmed,
-        line_summary=_line_summary(frame, lines, baselines),
-        relapse_from_cr=relapse_from_cr(frame),
-        relapse_from_mrd=relapse_from_mrd(frame, mrd),
-        crab_signals=crab_signals(evaluated.daily, findings, lines, baselines, rules=rules),
-        mrd=mrd,
-        clinical_relapses=clinical_relapses(findings, lines),
-    )
+        responses=decode(_responses_table(frame)),
+        progression=decode(progression),
+        unconfirmed_progression=decode(unconfirmed),
+        line_summary=decode(_line_summary(frame, lines, baselines)),
+        relapse_from_cr=decode(relapse_from_cr(frame)),
+        relapse_from_mrd=decode(relapse_from_mrd(frame, mrd)),
+        crab_signals=decode(crab_signals(evaluated.daily, findings, lines, baselines,
+                                         rules=rules)),
+        mrd=decode(mrd.drop("group")),
+        clinical_relapses=decode(clinical_relapses(findings, lines)),
+    )  # fmt: skip
 
 
 def _category(rank: pl.Expr) -> pl.Expr:
@@ -273,54 +306,67 @@ def _category(rank: pl.Expr) -> pl.Expr:
 
 
 def _responses_table(frame: pl.DataFrame) -> pl.DataFrame:
-    """The DESIGN ``responses`` table with its readable flags."""
-    own = frame.filter(~pl.col("is_tail"))
+    """The DESIGN ``responses`` table with its readable flags.
+
+    The flags of a row are packed into one integer (one bit per flag, plus the confirmed
+    category when it differs), and each distinct integer is spelt out once.
+    """
     tp, conf = pl.col("tp"), pl.col("conf")
-    conditions = own.select(
-        "patient_id",
-        "date",
-        "line",
-        "pathway",
-        "tp",
-        "confirmed",
-        pd_unconfirmed=(tp == RANK["PD"]) & ~pl.col("pd_confirmed"),
-        confirmed_as=pl.when((conf != tp) & (tp >= RANK["SD"])).then(
-            pl.concat_str([pl.lit("confirmed_as="), _category(conf)])
-        ),
-        flag_confirmation_late="flag_confirmation_late",
-        flag_awaiting_confirmation="flag_awaiting_confirmation",
-        flag_urine_unassessed="flag_urine_unassessed",
-        flag_cr_unconfirmed_marrow="flag_cr_unconfirmed_marrow",
-        flag_scr_unassessed="flag_scr_unassessed",
-        antibody_interference="antibody_interference",
-        flag_light_chain_escape="flag_light_chain_escape",
-        pd_after_next_line=(pl.col("pd_confirmed_by") == "next")
+    conditions: dict[str, pl.Expr] = {
+        "pd_unconfirmed": (tp == RANK["PD"]) & ~pl.col("pd_confirmed"),
+        "flag_confirmation_late": pl.col("flag_confirmation_late"),
+        "flag_awaiting_confirmation": pl.col("flag_awaiting_confirmation"),
+        "flag_urine_unassessed": pl.col("flag_urine_unassessed"),
+        "flag_cr_unconfirmed_marrow": pl.col("flag_cr_unconfirmed_marrow"),
+        "flag_scr_unassessed": pl.col("flag_scr_unassessed"),
+        "antibody_interference": pl.col("antibody_interference"),
+        "flag_light_chain_escape": pl.col("flag_light_chain_escape"),
+        "pd_after_next_line": (pl.col("pd_confirmed_by") == "next")
         & (pl.col("date") == pl.col("progression_date"))
         & pl.col("next_start_date").is_not_null()
         & (pl.col("pd_confirmed_date") >= pl.col("next_start_date")),
-        imaging_flag=pl.col("pd_P5"),
-        after_progression=(pl.col("date") > pl.col("progression_date")).fill_null(False),
-        nonquantifiable=pl.col("s_nq") | pl.col("u_nq"),
-        duplicate="duplicate",
-        combined="combined",
-        no_measurable_disease=pl.col("pathway") == "not_evaluable",
-        missing_tracking_value=~pl.col("evaluable") & (pl.col("pathway") != "not_evaluable"),
-    )
-    pieces = []
-    for column, text in RESPONSE_FLAGS:
-        if column == "confirmed_as":
-            pieces.append(pl.col(column))
-        else:
-            pieces.append(pl.when(pl.col(column)).then(pl.lit(text)))
-    return conditions.select(
-        "patient_id",
-        "date",
-        "line",
-        response=_category(pl.col("tp")),
-        confirmed="confirmed",
-        pathway="pathway",
-        flags=pl.concat_str(pieces, separator=";", ignore_nulls=True),
-    ).sort("patient_id", "date", "line")
+        "imaging_flag": pl.col("pd_P5"),
+        "after_progression": pl.col("date") > pl.col("progression_date"),
+        "nonquantifiable": pl.col("s_nq") | pl.col("u_nq"),
+        "duplicate": pl.col("duplicate"),
+        "combined": pl.col("combined"),
+        "no_measurable_disease": pl.col("pathway") == "not_evaluable",
+        "missing_tracking_value": ~pl.col("evaluable") & (pl.col("pathway") != "not_evaluable"),
+    }
+    bits = [name for name, _ in RESPONSE_FLAGS if name != "confirmed_as"]
+    code = pl.sum_horizontal(
+        conditions[name].fill_null(False).cast(pl.Int64) * (1 << (4 + i))
+        for i, name in enumerate(bits)
+    ) + pl.when((conf != tp) & (tp >= RANK["SD"])).then(conf.cast(pl.Int64) + 1).otherwise(0)
+    table = (
+        frame.select("pid", "date", "line", "tp", "confirmed", "pathway", "is_tail",
+                     flag_code=code)
+        .filter(~pl.col("is_tail"))
+        .select(
+            "pid",
+            "date",
+            "line",
+            response=_category(tp),
+            confirmed="confirmed",
+            pathway=pl.col("pathway").cast(pl.String),
+            flag_code="flag_code",
+        )
+    )  # fmt: skip
+    bit = {name: 4 + i for i, name in enumerate(bits)}
+    spelled: dict[int, str] = {}
+    for value in table["flag_code"].unique().to_list():
+        words = []
+        for name, text in RESPONSE_FLAGS:
+            if name == "confirmed_as":
+                if value % 16:
+                    words.append(f"confirmed_as={CATEGORY[value % 16 - 1]}")
+            elif value >> bit[name] & 1:
+                words.append(text)
+        spelled[value] = ";".join(words)
+    # the frame is ordered by patient, line and date, so already by patient and date
+    return table.with_columns(
+        flags=pl.col("flag_code").replace_strict(spelled, return_dtype=pl.String)
+    ).drop("flag_code")
 
 
 _NADIR_LABEL = {
@@ -348,9 +394,11 @@ def _line_summary(
     frame: pl.DataFrame, lines: pl.DataFrame, baselines: pl.DataFrame
 ) -> pl.DataFrame:
     """Best confirmed response (C6), first response and the confirmed nadir per line."""
-    own = frame.filter(~pl.col("is_tail"))
+    own = frame.select(
+        "group", "date", "conf", "progression_date", "pathway", "serum_involved", "s_nad",
+        "u_nad", "d_nad", "b_nad", "evaluable", "tracked_nadir_after", "is_tail",
+    ).filter(~pl.col("is_tail"))  # fmt: skip
     window = pl.col("progression_date").is_null() | (pl.col("date") <= pl.col("progression_date"))
-    best = pl.col("conf").filter(window).max()
     tracked = _tracked(pl.col("pathway"), pl.col("serum_involved"))
     nadir_at_pd = (
         pl.when(tracked == "s")
@@ -362,22 +410,29 @@ def _line_summary(
         .when(tracked == "bmpc")
         .then("b_nad")
     )
+    own = own.with_columns(
+        window_conf=pl.when(window).then("conf"),
+        nadir_at_pd=pl.when(pl.col("date") == pl.col("progression_date")).then(nadir_at_pd),
+    )
+    own = own.with_columns(segments.broadcast(own, pl.col("window_conf").max(), name="best"))
+    # plain aggregations only (the fast path of group_by)
     summary = (
-        own.with_columns(nadir_at_pd=nadir_at_pd)
-        .group_by("patient_id", "line")
-        .agg(
-            best=best,
-            best_response_date=pl.col("date").filter(window & (pl.col("conf") == best)).min(),
-            evaluable_assessments=pl.col("evaluable").sum().cast(pl.Int64),
-            first_response_date=pl.col("date")
-            .filter(window & (pl.col("conf") >= RANK["MR"]) & (pl.col("conf") != RANK["PD"]))
-            .min(),
-            nadir_micro=pl.when(pl.col("progression_date").first().is_not_null())
-            .then(
-                pl.col("nadir_at_pd").filter(pl.col("date") == pl.col("progression_date")).first()
-            )
-            .otherwise(pl.col("tracked_nadir_after").last()),
+        own.with_columns(
+            best_date=pl.when(pl.col("window_conf") == pl.col("best")).then("date"),
+            response_date=pl.when(
+                (pl.col("window_conf") >= RANK["MR"]) & (pl.col("window_conf") != RANK["PD"])
+            ).then("date"),
         )
+        .group_by("group")
+        .agg(
+            pl.col("best").first(),
+            best_response_date=pl.col("best_date").min(),
+            evaluable_assessments=pl.col("evaluable").sum().cast(pl.Int64),
+            first_response_date=pl.col("response_date").min(),
+            nadir_at_pd=pl.col("nadir_at_pd").max(),
+            nadir_at_end=pl.col("tracked_nadir_after").last(),
+        )
+        .with_columns(nadir_micro=pl.coalesce("nadir_at_pd", "nadir_at_end"))
     )
     label = _tracked(pl.col("pathway"), pl.col("serum_involved"))
     nadir_text = pl.lit(None, dtype=pl.String)
@@ -389,25 +444,22 @@ def _line_summary(
             )
             .otherwise(nadir_text)
         )
+    per_line = baselines.select("pid", "line", "pathway", "baseline", "serum_involved")
     return (
-        lines.select("patient_id", "line")
-        .join(
-            baselines.select("patient_id", "line", "pathway", "baseline", "serum_involved"),
-            on=["patient_id", "line"],
-            how="left",
-        )
-        .join(summary, on=["patient_id", "line"], how="left")
+        per_line.with_row_index("group")
+        .with_columns(pl.col("group").cast(pl.UInt32))
+        .join(summary, on="group", how="left")
         .select(
-            "patient_id",
+            "pid",
             "line",
             best_response=_category(pl.col("best").fill_null(RANK["NE"])),
             best_response_date="best_response_date",
-            pathway="pathway",
+            pathway=pl.col("pathway").cast(pl.String),
             baseline="baseline",
             evaluable_assessments=pl.col("evaluable_assessments").fill_null(0),
             reached_mr=pl.col("first_response_date").is_not_null(),
             first_response_date="first_response_date",
             nadir=nadir_text,
         )
-        .sort("patient_id", "line")
+        .sort("pid", "line")
     )

@@ -18,6 +18,16 @@ from datetime import timedelta
 
 import polars as pl
 
+from relapsewatch.course.myeloma import segments
+from relapsewatch.course.myeloma.assessments import (
+    INDETERMINATE,
+    MAB_ONLY,
+    NEGATIVE,
+    NOT_CLONAL,
+    POSITIVE,
+    TEST_CODE,
+    day_key,
+)
 from relapsewatch.course.myeloma.config import MyelomaCourseConfig
 from relapsewatch.course.myeloma.exact import MICRO, Op, percent_compare, ratio_compare
 from relapsewatch.course.myeloma.progression import PdInputs, pd_criteria
@@ -48,69 +58,66 @@ def with_antibody_interference(
 ) -> pl.DataFrame:
     """Resolve serum immunofixation for therapeutic-antibody interference (U6, A-16).
 
-    Adds ``sife`` (``negative``/``positive``/``indeterminate``/null) and
-    ``antibody_interference`` (bool). A DIRA/Hydrashift result overrides the plain IFE; a plain
-    IFE ``positive_therapeutic_mab_only`` counts as negative; a plain positive IFE in an IgG-κ
-    patient with anti-CD38 or anti-SLAMF7 exposure overlapping the previous
-    ``antibody_interference_days`` is ``indeterminate``.
+    Adds ``sife`` (result code: negative, positive, indeterminate or null) and
+    ``antibody_interference`` (bool), and resolves ``uife``. A DIRA/Hydrashift result overrides
+    the plain IFE; an IFE ``positive_therapeutic_mab_only`` counts as negative; a plain positive
+    IFE in an IgG-κ patient with anti-CD38 or anti-SLAMF7 exposure overlapping the previous
+    ``antibody_interference_days`` is indeterminate. ``patients`` and ``treatments`` are
+    encoded by :class:`~.assessments.PatientIndex`.
     """
     igg_kappa = patients.filter(
         (pl.col("heavy_chain") == "IgG") & (pl.col("light_chain") == "kappa")
-    ).select("patient_id")
+    )["pid"]
     exposures = (
-        treatments.lazy()
-        .filter(pl.col("drug_classes").list.eval(pl.element().is_in(_ANTIBODY_CLASSES)).list.any())
+        treatments.filter(
+            pl.col("drug_classes").list.eval(pl.element().is_in(_ANTIBODY_CLASSES)).list.any()
+        )
         .select(
-            "patient_id",
-            exposure_start="start_date",
+            "pid",
+            exposure=day_key(pl.col("pid"), pl.col("start_date")),
             exposure_end=pl.coalesce(
                 "end_date", pl.col("start_date") + timedelta(days=_FAR_FUTURE_DAYS)
             ),
         )
-        .sort("exposure_start")
-        .with_columns(latest_end=pl.col("exposure_end").cum_max().over("patient_id"))
-        .collect()
+        .sort("exposure")
+        .with_columns(latest_end=pl.col("exposure_end").cum_max().over("pid"))
+        .drop("pid")
     )
     candidates = (
-        frame.lazy()
-        .filter((pl.col("sife_plain") == "positive") & pl.col("sife_dira").is_null())
-        .join(igg_kappa.lazy(), on="patient_id", how="semi")
-        .select("row", "patient_id", "date")
-        .sort("date")
-        .join_asof(
-            exposures.lazy(),
-            left_on="date",
-            right_on="exposure_start",
-            by="patient_id",
-            strategy="backward",
-            check_sortedness=False,
+        frame.filter(
+            (pl.col("sife_plain") == POSITIVE)
+            & pl.col("sife_dira").is_null()
+            & pl.col("pid").is_in(igg_kappa.implode())
         )
+        .select("row", "akey", "date")
+        .sort("akey")
+        .join_asof(exposures, left_on="akey", right_on="exposure", strategy="backward",
+                   check_sortedness=False)
         .filter(
-            pl.col("latest_end")
-            >= pl.col("date") - timedelta(days=config.antibody_interference_days)
+            ((pl.col("exposure") // (1 << 32)) == (pl.col("akey") // (1 << 32)))
+            & (pl.col("latest_end")
+               >= pl.col("date") - timedelta(days=config.antibody_interference_days))
         )
-        .select("row")
-        .collect()
-    )
+    )  # fmt: skip
     interference = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
     if candidates.height:
         interference = interference.scatter(candidates["row"], True)
     dira = (
-        pl.when(pl.col("sife_dira").is_in(["negative", "positive_therapeutic_mab_only"]))
-        .then(pl.lit("negative"))
+        pl.when(pl.col("sife_dira").is_in([NEGATIVE, MAB_ONLY]))
+        .then(pl.lit(NEGATIVE, dtype=pl.Int8))
         .otherwise(pl.col("sife_dira"))
     )
     plain = (
-        pl.when(pl.col("sife_plain") == "positive_therapeutic_mab_only")
-        .then(pl.lit("negative"))
+        pl.when(pl.col("sife_plain") == MAB_ONLY)
+        .then(pl.lit(NEGATIVE, dtype=pl.Int8))
         .when(pl.col("antibody_interference"))
-        .then(pl.lit("indeterminate"))
+        .then(pl.lit(INDETERMINATE, dtype=pl.Int8))
         .otherwise(pl.col("sife_plain"))
     )
     return frame.with_columns(antibody_interference=interference).with_columns(
         sife=pl.coalesce(dira, plain),
-        uife=pl.when(pl.col("uife") == "positive_therapeutic_mab_only")
-        .then(pl.lit("negative"))
+        uife=pl.when(pl.col("uife") == MAB_ONLY)
+        .then(pl.lit(NEGATIVE, dtype=pl.Int8))
         .otherwise(pl.col("uife")),
     )
 
@@ -167,48 +174,37 @@ def with_cr_marrow(
     ``[line start, confirming date + marrow_cr_after_confirm_days]`` (R-CR).
 
     The confirming date is the next evaluable assessment if it is no later than the next line
-    start, else the assessment itself. Looked up only where both immunofixations could be
-    negative (the only rows where CR is possible).
+    start, else the assessment itself. Looked up only where the urine immunofixation is negative
+    (the only rows where CR is possible).
     """
     within = pl.col("next_date").is_not_null() & (
         pl.col("next_start_date").is_null() | (pl.col("next_date") <= pl.col("next_start_date"))
     )
+    window_end = pl.when(within).then("next_date").otherwise("date") + timedelta(
+        days=config.marrow_cr_after_confirm_days
+    )
     candidates = (
-        frame.lazy()
-        .filter(pl.col("uife").is_in(["negative"]) & ~pl.col("is_tail"))
-        .select(
-            "row",
-            "patient_id",
-            "start_date",
-            window_end=pl.when(within).then("next_date").otherwise("date")
-            + timedelta(days=config.marrow_cr_after_confirm_days),
-        )
-        .sort("window_end")
+        frame.filter((pl.col("uife") == NEGATIVE) & ~pl.col("is_tail"))
+        .select("row", "pid", "start_date", window=day_key(pl.col("pid"), window_end))
+        .sort("window")
     )
     out = frame
-    for test, name in (("bm_plasma_cells", "cr_bmpc"), ("bm_clonality", "cr_clonality")):
-        source = "value" if test == "bm_plasma_cells" else "result"
-        marrow = (
-            daily.lazy()
-            .filter(pl.col("test") == test)
-            .select("patient_id", marrow_date="date", marrow=source)
-            .sort("marrow_date")
+    for test, name, source in (
+        ("bm_plasma_cells", "cr_bmpc", "value"),
+        ("bm_clonality", "cr_clonality", "result"),
+    ):
+        marrow = daily.filter(pl.col("test") == TEST_CODE[test]).select(
+            found=day_key(pl.col("pid"), pl.col("date")), marrow_date="date", marrow=source
         )
         found = (
-            candidates.join_asof(
-                marrow,
-                left_on="window_end",
-                right_on="marrow_date",
-                by="patient_id",
-                strategy="backward",
-                check_sortedness=False,
+            candidates.join_asof(marrow, left_on="window", right_on="found",
+                                 strategy="backward", check_sortedness=False)
+            .filter(
+                ((pl.col("found") // (1 << 32)) == pl.col("pid").cast(pl.Int64))
+                & (pl.col("marrow_date") >= pl.col("start_date"))
             )
-            .filter(pl.col("marrow_date") >= pl.col("start_date"))
-            .select("row", "marrow")
-            .collect()
-        )
-        dtype = pl.Int64 if source == "value" else pl.String
-        column = pl.Series(name, [None] * frame.height, dtype=dtype)
+        )  # fmt: skip
+        column = segments.nulls(name, frame.height, marrow["marrow"].dtype)
         if found.height:
             column = column.scatter(found["row"], found["marrow"])
         out = out.with_columns(column)
@@ -245,25 +241,22 @@ def with_timepoint_responses(
 
     # --- shared CR conditions (R-CR, A-10) ---
     plasmacytoma = (
-        pl.col("imaging")
-        .str.contains("plasmacytoma")
-        .fill_null(False)
-        .cast(pl.Int8)
-        .cum_max()
-        .over("group")
+        segments.cumulative_max(
+            pl.col("imaging").str.contains("plasmacytoma").fill_null(False).cast(pl.Int64)
+        )
         > 0
     )
-    cr_core = (pl.col("sife") == "negative") & (pl.col("uife") == "negative") & ~plasmacytoma
+    cr_core = (pl.col("sife") == NEGATIVE) & (pl.col("uife") == NEGATIVE) & ~plasmacytoma
     cr_core = cr_core.fill_null(False)
     marrow_threshold = r_cr.threshold("marrow")
     marrow_known = pl.col("cr_bmpc").is_not_null()
     marrow_ok = (pl.col("cr_bmpc") < marrow_threshold.micro).fill_null(False)
     marrow_pass = marrow_ok | (~marrow_known & (not config.require_marrow_for_cr))
     cr_base = cr_core & marrow_pass
-    not_clonal = (pl.col("cr_clonality") == "not_clonal").fill_null(False)
+    not_clonal = (pl.col("cr_clonality") == NOT_CLONAL).fill_null(False)
 
     # --- serum_urine ---
-    u_val = pl.col("u").forward_fill().over("group")
+    u_val = segments.forward_fill(pl.col("u"))
     status = pl.col("urine_status")
     inv, notinv = status == "involved", status == "not_involved"
 
