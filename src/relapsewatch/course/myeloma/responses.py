@@ -64,9 +64,17 @@ from relapsewatch.course.myeloma.timepoint import (
     with_evaluability,
     with_timepoint_responses,
 )
+from relapsewatch.errors import ConfigError, SchemaError, echo
 from relapsewatch.schema import require_columns
 
-__all__ = ["EvaluatedAssessments", "ResponseResult", "derive_responses", "evaluate_assessments"]
+__all__ = [
+    "EvaluatedAssessments",
+    "ResponseInputs",
+    "ResponseResult",
+    "derive_responses",
+    "evaluate_assessments",
+    "prepare_responses",
+]
 
 _LINES = ("patient_id", "line", "start_date", "next_start_date")
 _MEASUREMENTS = ("patient_id", "date", "test", "value", "result", "method", "sensitivity")
@@ -163,27 +171,44 @@ class EvaluatedAssessments:
         return self.index.decode(self.frame)
 
 
-def _encoded_inputs(
+@dataclass(frozen=True, slots=True)
+class ResponseInputs:
+    """The part of the response engine that does not depend on the lines of therapy.
+
+    Built by :func:`prepare_responses`; pass it to :func:`derive_responses` as ``prepared=``
+    when the same patients are evaluated against several versions of their lines (the
+    lines <-> progression fixpoint), so patients are encoded and results combined into
+    assessments only once.
+    """
+
+    index: PatientIndex
+    measurements: pl.DataFrame
+    patients: pl.DataFrame
+    treatments: pl.DataFrame
+    findings: pl.DataFrame
+    daily: pl.DataFrame
+    assessments: pl.DataFrame
+    config: MyelomaCourseConfig
+    as_of: date | None
+
+
+def prepare_responses(
     measurements: pl.DataFrame,
-    lines: pl.DataFrame,
     patients: pl.DataFrame,
     treatments: pl.DataFrame,
     findings: pl.DataFrame,
-    as_of: date | None,
-) -> tuple[PatientIndex, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Check the columns, keep the rows the engine reads and encode patients as ``pid``."""
+    *,
+    config: MyelomaCourseConfig,
+    as_of: date | None = None,
+    extra_patient_ids: pl.Series | None = None,
+) -> ResponseInputs:
+    """Check the columns, keep what the engine reads, encode patients as ``pid`` (dense
+    integers in identifier order) and combine results into assessments (A-28, A-29, U7)."""
     require_columns(measurements, _MEASUREMENTS, table="measurements")
-    require_columns(lines, _LINES, table="lines")
     require_columns(patients, ("patient_id",), table="patients")
     require_columns(treatments, _TREATMENTS, table="treatments")
     require_columns(findings, _FINDINGS, table="findings")
     measurements = measurements.select(_MEASUREMENTS)
-    lines = lines.select(
-        pl.col("patient_id").cast(pl.String),
-        pl.col("line").cast(pl.Int64),
-        pl.col("start_date").cast(pl.Date),
-        pl.col("next_start_date").cast(pl.Date),
-    )
     patients = patients.select(
         "patient_id",
         *(
@@ -197,18 +222,35 @@ def _encoded_inputs(
         measurements = measurements.filter(pl.col("date") <= as_of)
         findings = findings.filter(pl.col("date") <= as_of)
         treatments = treatments.filter(pl.col("start_date") <= as_of)
-    index = PatientIndex.of(
-        measurements["patient_id"], lines["patient_id"], patients["patient_id"],
-        treatments["patient_id"], findings["patient_id"],
+    columns = [frame["patient_id"] for frame in (measurements, patients, treatments, findings)]
+    if extra_patient_ids is not None:
+        columns.append(extra_patient_ids)
+    index = PatientIndex.of(*columns)
+    measurements, findings = index.encode(measurements), index.encode(findings)
+    daily = daily_results(measurements, (*RESPONSE_TESTS, *CRAB_TESTS))
+    return ResponseInputs(
+        index=index, measurements=measurements, patients=index.encode(patients),
+        treatments=index.encode(treatments), findings=findings, daily=daily,
+        assessments=build_assessments(daily, findings, config=config), config=config,
+        as_of=as_of,
     )  # fmt: skip
-    return (
-        index,
-        index.encode(measurements),
-        index.encode(lines).sort("pid", "start_date"),
-        index.encode(patients),
-        index.encode(treatments),
-        index.encode(findings),
+
+
+def _encode_lines(lines: pl.DataFrame, index: PatientIndex) -> pl.DataFrame:
+    require_columns(lines, _LINES, table="lines")
+    lines = lines.select(
+        pl.col("patient_id").cast(pl.String),
+        pl.col("line").cast(pl.Int64),
+        pl.col("start_date").cast(pl.Date),
+        pl.col("next_start_date").cast(pl.Date),
     )
+    unknown = lines.filter(~pl.col("patient_id").is_in(index.ids.implode()))
+    if unknown.height:
+        raise SchemaError(
+            "`lines` must only name patients of the prepared inputs, got "
+            f"{echo(unknown['patient_id'][0])}; prepare the inputs with every patient's frames."
+        )
+    return index.encode(lines).sort("pid", "start_date")
 
 
 def evaluate_assessments(
@@ -220,19 +262,28 @@ def evaluate_assessments(
     *,
     config: MyelomaCourseConfig,
     as_of: date | None = None,
+    prepared: ResponseInputs | None = None,
 ) -> EvaluatedAssessments:
     """Run the response engine up to the evaluated assessment frame (see
     :class:`EvaluatedAssessments`). :func:`derive_responses` builds its tables from it."""
-    index, measurements, lines, patients, treatments, findings = _encoded_inputs(
-        measurements, lines, patients, treatments, findings, as_of
-    )
+    if prepared is None:
+        require_columns(lines, _LINES, table="lines")
+        prepared = prepare_responses(
+            measurements, patients, treatments, findings, config=config, as_of=as_of,
+            extra_patient_ids=lines["patient_id"].cast(pl.String),
+        )  # fmt: skip
+    elif prepared.config != config or prepared.as_of != as_of:
+        raise ConfigError(
+            "`prepared` must come from prepare_responses with the same `config` and `as_of`; "
+            "prepare the inputs again."
+        )
+    index, daily, findings = prepared.index, prepared.daily, prepared.findings
+    lines = _encode_lines(lines, index)
     rules = criteria(config)
-    daily = daily_results(measurements, (*RESPONSE_TESTS, *CRAB_TESTS))
-    assessments = build_assessments(daily, findings, config=config)
     baselines = line_baselines(daily, lines, config=config, rules=rules)
-    frame = line_frame(assessments, lines, baselines)
+    frame = line_frame(prepared.assessments, lines, baselines)
     frame = with_nadirs(frame, config=config)
-    frame = with_antibody_interference(frame, patients, treatments, config=config)
+    frame = with_antibody_interference(frame, prepared.patients, prepared.treatments, config=config)
     frame = with_evaluability(frame, rules=rules)
     frame = with_cr_marrow(frame, daily, config=config)
     frame = with_timepoint_responses(frame, config=config, rules=rules)
@@ -240,8 +291,8 @@ def evaluate_assessments(
     frame = with_confirmation(frame, config=config)
     frame = with_relapse_signs(frame, rules=rules)
     return EvaluatedAssessments(
-        frame=frame, baselines=baselines, daily=daily, lines=lines, measurements=measurements,
-        findings=findings, index=index, rules=rules,
+        frame=frame, baselines=baselines, daily=daily, lines=lines,
+        measurements=prepared.measurements, findings=findings, index=index, rules=rules,
     )  # fmt: skip
 
 
@@ -254,6 +305,7 @@ def derive_responses(
     *,
     config: MyelomaCourseConfig,
     as_of: date | None = None,
+    prepared: ResponseInputs | None = None,
 ) -> ResponseResult:
     """IMWG 2016 responses, progression and relapse per assessment and line.
 
@@ -275,14 +327,18 @@ def derive_responses(
         Thresholds and options (:class:`MyelomaCourseConfig`).
     as_of:
         Data cut-off: results, findings and treatments dated later are ignored.
+    prepared:
+        Optional :func:`prepare_responses` output for these same frames, ``config`` and
+        ``as_of``: the line-independent work is then reused (the other frames are not read).
 
     Returns
     -------
     ResponseResult
     """
     evaluated = evaluate_assessments(
-        measurements, lines, patients, treatments, findings, config=config, as_of=as_of
-    )
+        measurements, lines, patients, treatments, findings, config=config, as_of=as_of,
+        prepared=prepared,
+    )  # fmt: skip
     frame, baselines, rules = evaluated.frame, evaluated.baselines, evaluated.rules
     lines, findings, decode = evaluated.lines, evaluated.findings, evaluated.index.decode
     progression, unconfirmed = progression_tables(frame, rules=rules)
