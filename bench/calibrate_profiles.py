@@ -51,9 +51,12 @@ def tune(name: str, patients: int, seed: int) -> object:
                 low, high = (middle, high) if pfs > target else (low, middle)
             profile = _with(profile, "log10_resistant_fraction", line, round((low + high) / 2, 3))
             result = _summary(profile, line, patients, seed)
-            print(f"line {line}: log10 pi_r {(low + high) / 2:.3f} -> median PFS "
-                  f"{result['pfs']:.1f} months (target {target}), doubling "
-                  f"{result['doubling']:.2f} months", flush=True)
+            print(
+                f"line {line}: log10 pi_r {(low + high) / 2:.3f} -> median PFS "
+                f"{result['pfs']:.1f} months (target {target}), doubling "
+                f"{result['doubling']:.2f} months",
+                flush=True,
+            )
             if line == 1:
                 growth = profile.resistant_growth_per_day[0]  # type: ignore[attr-defined]
                 scaled = round(growth * result["doubling"] / TARGET_DOUBLING_MONTHS, 5)

@@ -18,19 +18,27 @@ def patient() -> dict[str, pl.DataFrame]:
     cohort = simulate_cohort(40, seed=3)
     truth = cohort.truth()
     relapsed = truth["truth_lines"].filter(pl.col("progression_date").is_not_null())
-    chosen = str(relapsed.join(truth["truth_patients"].filter(pl.col("heavy_chain") != "none"),
-                               on="patient_id")["patient_id"][0])
+    chosen = str(
+        relapsed.join(
+            truth["truth_patients"].filter(pl.col("heavy_chain") != "none"), on="patient_id"
+        )["patient_id"][0]
+    )
     lines = truth["truth_lines"].filter(pl.col("patient_id") == chosen)
-    measurements = pl.DataFrame({
-        "date": [dt.date(2014, 1, 1), dt.date(2014, 2, 1), dt.date(2014, 3, 1)],
-        "test": ["serum_m_protein", "serum_m_protein", "serum_ife"],
-        "value": [2.5, None, None],
-        "result": [None, "detected_nonquantifiable", "positive"],
-        "sensitivity": [None, None, None],
-    }, schema_overrides={"value": pl.Float64, "sensitivity": pl.Float64})
-    relapses = (lines.filter(pl.col("progression_date").is_not_null())
-                .select(pl.col("progression_date").alias("date"))
-                .with_row_index("relapse_number", offset=1))
+    measurements = pl.DataFrame(
+        {
+            "date": [dt.date(2014, 1, 1), dt.date(2014, 2, 1), dt.date(2014, 3, 1)],
+            "test": ["serum_m_protein", "serum_m_protein", "serum_ife"],
+            "value": [2.5, None, None],
+            "result": [None, "detected_nonquantifiable", "positive"],
+            "sensitivity": [None, None, None],
+        },
+        schema_overrides={"value": pl.Float64, "sensitivity": pl.Float64},
+    )
+    relapses = (
+        lines.filter(pl.col("progression_date").is_not_null())
+        .select(pl.col("progression_date").alias("date"))
+        .with_row_index("relapse_number", offset=1)
+    )
     return {
         "trajectory": latent_trajectory(truth["truth_lines"], truth["truth_patients"], chosen),
         "measurements": measurements,
@@ -40,8 +48,7 @@ def patient() -> dict[str, pl.DataFrame]:
     }
 
 
-def test_figure_has_a_log_axis_floor_bands_and_line_bands(patient: dict[str, pl.DataFrame]
-                                                          ) -> None:
+def test_figure_has_a_log_axis_floor_bands_and_line_bands(patient: dict[str, pl.DataFrame]) -> None:
     figure = virtual_patient_figure(**patient)
     assert figure.layout.yaxis.type == "log"
     shapes = figure.layout.shapes

@@ -62,13 +62,19 @@ def test_p1_threshold_uses_the_five_gram_rule() -> None:
     # spec §1.7 P1 worked threshold: nadir 6.0 -> PD at >= 7.0 (not 7.5); Ex-2: 0.8 -> 1.3
     assert P1_SERUM.threshold(np.array([6.0, 0.8, 0.0])).tolist() == [7.0, 1.3, 0.5]
     assert P1_SERUM.met(np.array([7.0, 1.29, 1.3]), np.array([6.0, 0.8, 0.8])).tolist() == [
-        True, False, True]
+        True,
+        False,
+        True,
+    ]
 
 
 def test_p3_needs_strictly_more_than_100_mg_per_litre() -> None:
     # Ex-3: nadir 2 mg/L; +66 mg/L is not PD; +117 mg/L is
     assert P3_FLC.met(np.array([68.0, 102.0, 119.0]), np.array([2.0, 2.0, 2.0])).tolist() == [
-        False, False, True]
+        False,
+        False,
+        True,
+    ]
 
 
 def test_igg_paraprotein_cannot_fall_faster_than_its_half_life() -> None:

@@ -43,7 +43,9 @@ def test_a_patient_does_not_depend_on_the_cohort_size() -> None:
     large = simulate_cohort(120, seed=9)
     for name, frame in small.all_tables().items():
         ids = frame["patient_id"].unique()
-        assert_frame_equal(frame, large.all_tables()[name].filter(pl.col("patient_id").is_in(ids.implode())))
+        assert_frame_equal(
+            frame, large.all_tables()[name].filter(pl.col("patient_id").is_in(ids.implode()))
+        )
 
 
 def test_batches_cover_the_cohort_in_patient_order() -> None:

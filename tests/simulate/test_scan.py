@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -39,8 +40,7 @@ def _reference(values: list[float], baseline: float, rule: ProgressionRule) -> t
     """A plain loop over one patient's visits, written from spec N1 and C3."""
     measured = [k for k, v in enumerate(values) if not math.isnan(v)]
     for position, i in enumerate(measured):
-        pairs = [max(values[a], values[b]) for a, b in zip(measured, measured[1:], strict=False)
-                 if b < i]
+        pairs = [max(values[a], values[b]) for a, b in itertools.pairwise(measured) if b < i]
         nadir = min([baseline, *pairs])
         if position + 1 >= len(measured):
             return -1, -1
@@ -52,7 +52,8 @@ def _reference(values: list[float], baseline: float, rule: ProgressionRule) -> t
 
 
 series = st.lists(
-    st.one_of(st.just(NAN), st.floats(0.0, 6.0).map(lambda v: round(v, 2))), min_size=2,
+    st.one_of(st.just(NAN), st.floats(0.0, 6.0).map(lambda v: round(v, 2))),
+    min_size=2,
     max_size=14,
 )
 
@@ -66,6 +67,6 @@ def test_vectorised_scan_matches_a_plain_loop(rows: list[list[float]], baseline:
         values[k, : len(r)] = r
     base = np.full(len(rows), round(baseline, 2))
     event, confirmation = first_confirmed_rise(values, base, P1_SERUM)
-    for k, r in enumerate(rows):
+    for k in range(len(rows)):
         padded = list(values[k])
         assert (int(event[k]), int(confirmation[k])) == _reference(padded, base[k], P1_SERUM)

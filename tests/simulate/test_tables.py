@@ -87,10 +87,12 @@ def test_treatment_rows_end_on_or_after_they_start(cohort: VirtualCohort) -> Non
 def test_records_stay_within_each_patients_follow_up(cohort: VirtualCohort) -> None:
     truth = cohort.truth()["truth_patients"].select("patient_id", "follow_up_end_date")
     patients = cohort.tables()["patients"].select("patient_id", "diagnosis_date")
-    for name, column in (("measurements", "date"), ("treatments", "start_date"),
-                         ("findings", "date")):
-        joined = cohort.tables()[name].join(truth, on="patient_id").join(patients,
-                                                                          on="patient_id")
+    for name, column in (
+        ("measurements", "date"),
+        ("treatments", "start_date"),
+        ("findings", "date"),
+    ):
+        joined = cohort.tables()[name].join(truth, on="patient_id").join(patients, on="patient_id")
         assert joined.filter(pl.col(column) > pl.col("follow_up_end_date")).height == 0, name
         assert joined.filter(pl.col(column) < pl.col("diagnosis_date")).height == 0, name
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
+from queue import Queue
+from threading import Thread
 from typing import Annotated
 
 import typer
@@ -21,6 +23,7 @@ from relapsewatch.cli.output import console, error_console
 from relapsewatch.errors import ConfigError
 from relapsewatch.io import TableWriter, staged_folder
 from relapsewatch.simulate import PROFILES, SimulationSettings, VirtualCohort, simulate_batches
+from relapsewatch.simulate.randomness import BLOCK_PATIENTS
 
 __all__ = ["simulate", "whole_blocks", "write_cohort"]
 
@@ -40,18 +43,47 @@ def write_cohort(
     settings: SimulationSettings | None = None,
     progress: Progress | None = None,
 ) -> None:
-    """Simulate and stream a cohort into ``out`` (replaced only if everything succeeds)."""
+    """Simulate and stream a cohort into ``out`` (replaced only if everything succeeds).
+
+    One background thread writes finished blocks while the next batch is simulated (NumPy,
+    Polars and Arrow release the GIL for their heavy work); blocks are written strictly in
+    order, so the files are the same as with a single thread.
+    """
     task = progress.add_task("simulate", total=patients) if progress is not None else None
-    done = 0
+    blocks_per_batch = -(-batch_size // BLOCK_PATIENTS) + 1
+    queue: Queue[VirtualCohort | None] = Queue(maxsize=blocks_per_batch)
+    failure: list[BaseException] = []
+
     with staged_folder(out) as staging, TableWriter(staging, format=format) as writer:  # type: ignore[arg-type]
-        for block in whole_blocks(
-            simulate_batches(patients, seed=seed, batch_size=batch_size, settings=settings)
-        ):
-            for name, frame in block.all_tables().items():
-                writer.write(name, frame)
-            done += block.patients.height
-            if progress is not None and task is not None:
-                progress.update(task, completed=done)
+
+        def drain() -> None:
+            while (block := queue.get()) is not None:
+                if failure:
+                    continue  # keep emptying the queue so the producer never blocks
+                try:
+                    for name, frame in block.all_tables().items():
+                        writer.write(name, frame)
+                except BaseException as exc:  # handed to the main thread below
+                    failure.append(exc)
+
+        thread = Thread(target=drain, name="relapsewatch-writer", daemon=True)
+        thread.start()
+        done = 0
+        try:
+            for block in whole_blocks(
+                simulate_batches(patients, seed=seed, batch_size=batch_size, settings=settings)
+            ):
+                if failure:
+                    break
+                queue.put(block)
+                done += block.patients.height
+                if progress is not None and task is not None:
+                    progress.update(task, completed=done)
+        finally:
+            queue.put(None)
+            thread.join()
+        if failure:
+            raise failure[0]
 
 
 def whole_blocks(batches: Iterable[VirtualCohort]) -> Iterator[VirtualCohort]:

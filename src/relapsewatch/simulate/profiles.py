@@ -109,8 +109,8 @@ MODERN_2025: Final = CalibrationProfile(
     source="Blood Cancer J 2025 (1,297 patients): time to next treatment by line, modern era",
     target_median_pfs_months=(24.1, 20.0, 11.0, 8.0),
     target_share_reaching_line=(1.0, 0.65, 0.42, 0.25),
-    log10_resistant_fraction=(-1.438, -1.174, -1.007, -0.726),
-    resistant_growth_per_day=(0.00353, 0.0034, 0.0046, 0.0054),
+    log10_resistant_fraction=(-1.535, -1.095, -0.911, -0.603),
+    resistant_growth_per_day=(0.00354, 0.0034, 0.0046, 0.0054),
     sensitive_kill_per_day=(0.040, 0.035, 0.030, 0.027),
 )
 

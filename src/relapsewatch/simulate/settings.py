@@ -60,7 +60,7 @@ class SimulationSettings:
     urine_ife_limit_flc_mg_l: float = 30.0  # Bence Jones protein seen in urine above this excess
     spep_sd_g_dl: float = 0.05  # additive SPEP noise (mm-predict: sigma about 1 g/L)
     spep_cv: float = 0.05  # proportional SPEP noise
-    flc_cv: float = 0.10  # FLC assay noise (log-normal)
+    flc_cv: float = 0.08  # FLC assay noise (log-normal; Freelite total CV about 5-10 %)
     detection_noise_sd: float = 0.25  # log-normal noise on detectability (sample to sample)
     ife_done_probability: float = 0.85  # IFE ordered when SPEP shows no quantifiable band
     marrow_at_cr_probability: float = 0.7  # marrow biopsy at the first negative IFE of a line
