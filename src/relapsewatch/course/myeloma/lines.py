@@ -304,21 +304,44 @@ def _asof(
     strategy: str = "backward",
     tolerance_days: int | None = None,
     exact: bool = True,
+    where: pl.Expr | None = None,
 ) -> pl.DataFrame:
-    """``join_asof`` by patient that restores the left frame's row order."""
-    left = left.with_row_index("__order").sort(left_on)
-    right = right.sort(right_on)
-    joined = left.join_asof(
-        right,
-        left_on=left_on,
-        right_on=right_on,
-        by="patient_id",
-        strategy=strategy,  # type: ignore[arg-type]
-        tolerance=None if tolerance_days is None else dt.timedelta(days=tolerance_days),
-        allow_exact_matches=exact,
-        check_sortedness=False,
+    """``join_asof`` by patient, adding ``right``'s columns to ``left`` in its own row order.
+
+    Only the key columns are sorted and joined (rows of patients absent from ``right`` and rows
+    outside ``where`` are skipped); the matches are scattered back, so wide frames never move.
+    """
+    added = [c for c in right.columns if c != "patient_id"]
+    n = left.height
+    keys = left.select(
+        pl.int_range(n, dtype=pl.UInt32).alias("__order"),
+        "patient_id",
+        pl.col(left_on).alias("__on"),
+        (where if where is not None else pl.lit(True)).alias("__where"),
+    ).filter(pl.col("__where") & pl.col("patient_id").is_in(right["patient_id"].implode()))
+    joined = (
+        keys.sort("__on")
+        .join_asof(
+            right.sort(right_on),
+            left_on="__on",
+            right_on=right_on,
+            by="patient_id",
+            strategy=strategy,  # type: ignore[arg-type]
+            tolerance=None if tolerance_days is None else dt.timedelta(days=tolerance_days),
+            allow_exact_matches=exact,
+            check_sortedness=False,
+            coalesce=False,
+        )
+        .select("__order", *added)
     )
-    return joined.sort("__order").drop("__order")
+    order = joined["__order"]
+    columns = [
+        pl.repeat(None, n, dtype=right.schema[name], eager=True)
+        .alias(name)
+        .scatter(order, joined[name])
+        for name in added
+    ]
+    return left.with_columns(columns)
 
 
 def _workflow_context(
@@ -397,11 +420,7 @@ def _workflow_context(
         right_on="conditioned_tx",
         strategy="forward",
         tolerance_days=config.conditioning_window_days,
-    )
-    rows = rows.with_columns(
-        conditioned_tx=pl.when(
-            drug & (pl.col("drug_key").is_in(CONDITIONING_DRUGS) | (intent == "conditioning"))
-        ).then(pl.col("conditioned_tx"))
+        where=drug & (pl.col("drug_key").is_in(CONDITIONING_DRUGS) | (intent == "conditioning")),
     )
     # L5b: mobilisation before apheresis.
     rows = _asof(
@@ -411,13 +430,9 @@ def _workflow_context(
         right_on="mobilised_for",
         strategy="forward",
         tolerance_days=config.mobilisation_window_days,
+        where=drug & (pl.col("drug_key").is_in(MOBILISATION_DRUGS) | (intent == "mobilisation")),
     )
-    mobilisation = (
-        use_tx
-        & drug
-        & pl.col("mobilised_for").is_not_null()
-        & (pl.col("drug_key").is_in(MOBILISATION_DRUGS) | (intent == "mobilisation"))
-    )
+    mobilisation = use_tx & pl.col("mobilised_for").is_not_null()
     # L5d: planned maintenance or consolidation after ASCT with no progression since.
     rows = _asof(
         rows, autos.rename({"auto_date": "last_auto"}), left_on="start_date", right_on="last_auto"
@@ -846,9 +861,10 @@ def _assemble(
         .drop("line_start")
         .sort("patient_id", "line", "drug")
     )
-    per_line = line_drugs.group_by("patient_id", "line").agg(
-        drugs=pl.col("drug").sort(),
-        induction=pl.col("drug").filter(pl.col("in_window")).sort(),
+    # line_drugs is sorted by patient, line and drug: groups keep that order, lists come sorted.
+    per_line = line_drugs.group_by("patient_id", "line", maintain_order=True).agg(
+        drugs=pl.col("drug"),
+        induction=pl.col("drug").filter(pl.col("in_window")),
     )
     procedures = (
         members.filter(pl.col("is_procedure") & ~pl.col("carried"))
