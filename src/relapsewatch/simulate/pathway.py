@@ -205,6 +205,15 @@ def simulate_pathways(
     baseline_visit = np.ones(count, dtype=np.int64)
     started = start < exit_day
     history = History.empty(patients.transplant_eligible, patients.car_t_eligible)
+    # burden (relative to diagnosis) past which untreated growth kills within a month; the
+    # marker itself never passes the range real patients reach (about 12 g/dL M-protein)
+    lethal_level = np.minimum(
+        settings.lethal_burden,
+        np.where(
+            patients.light_chain_only, settings.lethal_flc_mg_l, settings.lethal_m_protein_g_dl
+        )
+        / patients.marker_at_diagnosis,
+    )
     antibody_lines = np.zeros((count, settings.max_lines + 1), dtype=bool)
     records = LineRecords()
     rows_out = LineRecords()
@@ -315,7 +324,7 @@ def simulate_pathways(
         # burden at diagnosis (keeps the marker in the range real patients reach)
         lethal_tau = first_time_at_or_above(
             tumour,
-            np.full(rows.size, settings.lethal_burden),
+            lethal_level[rows],
             after=regrowth_tau,
             horizon_days=horizon,
         ) + np.floor(_between(0, 30, ur[:, 15]))

@@ -95,6 +95,8 @@ class SimulationSettings:
     death_hazard_age_slope: float = 0.06  # log hazard per year of age (about x1.8 per decade)
     death_at_progression: tuple[float, ...] = (0.10, 0.05, 0.08, 0.15, 0.25, 0.3)  # by line
     lethal_burden: float = 3.0  # death follows within a month once cells pass 3x diagnosis
+    lethal_m_protein_g_dl: float = 12.0  # ... or the M-protein passes 12 g/dL
+    lethal_flc_mg_l: float = 30_000.0  # ... or the involved FLC excess passes 30,000 mg/L
 
     def __post_init__(self) -> None:
         if isinstance(self.profile, str):
