@@ -280,32 +280,34 @@ def composite_conditions(atomic: pl.DataFrame) -> pl.DataFrame:
     >>> composite_conditions(atomic).select("condition", "since").rows()
     [('triple_class_exposed', datetime.date(2024, 8, 26))]
     """
-    frames = []
-    for comp in COMPOSITES:
-        parts = atomic.filter(pl.col("condition").is_in(comp.components))
-        frames.append(
-            parts.group_by("patient_id")
-            .agg(
-                n=pl.col("condition").n_unique(),
-                since=pl.col("since").max(),
-                evidence=pl.format(
-                    "{} since {}", pl.col("condition"), pl.col("since").dt.strftime("%Y-%m-%d")
-                )
-                .sort_by(
-                    pl.col("condition").replace_strict(
-                        {c: i for i, c in enumerate(comp.components)}, default=99
-                    )
-                )
-                .str.join("; "),
-            )
-            .filter(pl.col("n") == len(comp.components))
-            .select(
-                "patient_id",
-                pl.lit(comp.name).alias("condition"),
-                "since",
-                pl.lit(comp.rule).alias("rule"),
-                "evidence",
-            )
+    needed = sorted({c for comp in COMPOSITES for c in comp.components})
+    parts = atomic.filter(pl.col("condition").is_in(needed)).select(
+        "patient_id", "condition", "since"
+    )
+    # One column of dates per atomic condition, then each composite across its columns.
+    wide = (
+        parts.pivot(on="condition", index="patient_id", values="since", aggregate_function="min")
+        if parts.height
+        else pl.DataFrame(schema={"patient_id": pl.String})
+    )
+    wide = wide.with_columns(
+        pl.lit(None, pl.Date).alias(c) for c in needed if c not in wide.columns
+    )
+    frames = [
+        wide.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in comp.components)).select(
+            "patient_id",
+            pl.lit(comp.name).alias("condition"),
+            pl.max_horizontal(*comp.components).alias("since"),
+            pl.lit(comp.rule).alias("rule"),
+            pl.concat_str(
+                [
+                    pl.concat_str([pl.lit(f"{c} since "), pl.col(c).dt.strftime("%Y-%m-%d")])
+                    for c in comp.components
+                ],
+                separator="; ",
+            ).alias("evidence"),
         )
+        for comp in COMPOSITES
+    ]
     out = pl.concat([f.cast(CONDITIONS) for f in frames])  # type: ignore[arg-type]
     return out.sort("patient_id", "condition")
