@@ -136,3 +136,25 @@ def test_piped_output_is_plain_and_rerun_replaces_the_folder(tmp_path: Path) -> 
     assert result.exit_code == 0 and "\x1b[" not in result.output
     relapses = read(out, "relapses").filter(pl.col("patient_id") == "EX2")
     assert relapses["kind"].to_list() == ["clinical"]
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import io
+
+    from rich.console import Console
+
+    command = importlib.import_module("relapsewatch.cli.course")
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        command, "error_console", Console(file=screen, force_terminal=True, width=100)
+    )
+    result = run(str(WORKED), "-o", str(tmp_path / "out"), "--batch-size", "4")
+    assert result.exit_code == 0, result.output
+    assert "deriving" in screen.getvalue()
+
+
+def test_plain_progress_lines_when_piped_and_batched(tmp_path: Path) -> None:
+    result = run(str(WORKED), "-o", str(tmp_path / "out"), "--batch-size", "4")
+    assert result.exit_code == 0
+    assert "deriving: 3/3" in result.output and "\x1b[" not in result.output
