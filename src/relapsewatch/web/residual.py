@@ -10,6 +10,7 @@ own curve. The picture is built once per kind of disease and set of floors, then
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import polars as pl
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
+from relapsewatch.errors import DataError
 from relapsewatch.io.checks import ROW
 from relapsewatch.io.files import TableFile, read_raw
 from relapsewatch.plotting.virtual_patient import virtual_patient_figure
@@ -33,6 +35,8 @@ __all__ = [
     "residual_picture",
     "tests_had",
 ]
+
+logger = logging.getLogger("relapsewatch.web")
 
 _SOURCE = "shared/domain/myeloma-course.md §6 (detection limits)"
 # An MRD result this sensitive or more reaches the 1-in-a-million floor.
@@ -268,10 +272,17 @@ def residual_picture(
         for fid in _SIMULATOR_FLOORS.get(floor.kind, ())
         if fid != "mrd_1e-6" or sensitive
     )
-    example = _example(light_chain_disease)
+    try:
+        example = _example(light_chain_disease)
+        figure_json = _figure_json(light_chain_disease, floor_ids)
+    except DataError:
+        # The packaged demo cohort is missing (a broken install): the page still shows the
+        # person's own curve and what their tests can see.
+        logger.warning("the demo cohort's truth tables could not be read; no residual picture")
+        return ResidualPicture(floors, None, patient_chart, None)
     return ResidualPicture(
         floors=floors,
-        figure_json=_figure_json(light_chain_disease, floor_ids),
+        figure_json=figure_json,
         patient_chart=patient_chart,
         example_patient=example.patient_id,
     )

@@ -24,6 +24,20 @@
       return;
     }
     var target = box.querySelector(".chart");
+    if (target.clientWidth < 640 && figure.layout.annotations) {
+      // On a narrow screen long labels collide: keep "Line 2" and "R1" (the table below the
+      // chart lists each line's treatment and each relapse in full).
+      figure.layout.annotations = figure.layout.annotations.map(function (note) {
+        var text = String(note.text || "");
+        if (text.indexOf("Line ") === 0) {
+          return Object.assign({}, note, { text: text.split(":")[0] });
+        }
+        if (text.indexOf("Relapse ") === 0) {
+          return Object.assign({}, note, { text: "R" + text.slice(8) });
+        }
+        return note;
+      });
+    }
     window.Plotly.newPlot(target, figure.data, figure.layout, {
       responsive: true,
       displayModeBar: false,

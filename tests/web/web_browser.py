@@ -1,0 +1,179 @@
+"""Helpers of the browser tests: Debian's chromium driven by Playwright, servers on loopback.
+
+Never ``playwright install``: the tests drive ``/usr/bin/chromium`` (installed by
+``scripts/install-system-deps``) with a fresh profile each time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from playwright.sync_api import BrowserContext, Page, Playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 812}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def wait_for_health(base: str, *, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:  # noqa: S310
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{base} did not answer /health within {timeout_s} s")
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port; yields the base address."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(base)
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def serve_demo() -> Iterator[tuple[str, str]]:
+    """Run ``relapsewatch serve --demo`` as a child process; yields (address printed, output)."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "import typer; from relapsewatch.cli.serve import serve; typer.run(serve)",
+        "--demo",
+        "--port",
+        str(port),
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    assert child.stdout is not None
+    printed: list[str] = []
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            line = child.stdout.readline()
+            if not line:
+                raise RuntimeError("serve --demo stopped:\n" + "".join(printed))
+            printed.append(line)
+            if "is running at" in line:
+                break
+        address = printed[-1].split("is running at", 1)[1].split()[0]
+        wait_for_health(address.rstrip("/"))
+        yield address, "".join(printed)
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def launch(playwright: Playwright, profile: Path, *, bypass_csp: bool = False) -> BrowserContext:
+    """Debian's chromium with a fresh profile folder.
+
+    ``bypass_csp`` only for the axe-core checks: Playwright injects axe as an inline script,
+    which the app's Content-Security-Policy rightly refuses.
+    """
+    return playwright.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        viewport=DESKTOP,
+        bypass_csp=bypass_csp,
+    )
+
+
+def watch_console(page: Page) -> list[str]:
+    """Collect console errors and page errors (a CSP violation shows up here)."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+def wait_for_charts(page: Page, count: int) -> None:
+    page.wait_for_function(
+        f"document.querySelectorAll('.chart[data-drawn=\"true\"] .main-svg').length >= {count}",
+        timeout=30_000,
+    )
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Serious and critical axe-core violations on the page (WCAG 2.1 A/AA rules)."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {
+                runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+                resultTypes: ['violations'],
+            });
+            return JSON.stringify(result.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')),
+            })));
+        }"""
+    )
+    return [v for v in json.loads(found) if v["impact"] in ("serious", "critical")]
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page, animations="disabled")
+    return path
+
+
+def section_screenshot(page: Page, selector: str, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.locator(selector).screenshot(path=str(path), animations="disabled")
+    return path
