@@ -19,7 +19,7 @@ from relapsewatch.store.repository import import_tables
 from relapsewatch.web import WebSettings, create_app
 
 sys.path.insert(0, str(Path(__file__).parent))
-from web_browser import (  # noqa: E402
+from web_browser import (
     DESKTOP,
     PHONE,
     axe_violations,

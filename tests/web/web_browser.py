@@ -51,7 +51,7 @@ def wait_for_health(base: str, *, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:  # noqa: S310
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
                 if answer.status == 200:
                     return
         except OSError:
