@@ -119,8 +119,8 @@ US_COMMUNITY_2016: Final = CalibrationProfile(
     source="Jagannath et al., Expert Rev Hematol 2016: median PFS by line, US community practice",
     target_median_pfs_months=(11.1, 10.5, 7.9, 7.2, 5.4),
     target_share_reaching_line=None,
-    log10_resistant_fraction=(-1.3, -1.05, -0.85, -0.7, -0.55),
-    resistant_growth_per_day=(0.0042, 0.0045, 0.0052, 0.0056, 0.0062),
+    log10_resistant_fraction=(-0.603, -0.788, -0.717, -0.445, -0.269),
+    resistant_growth_per_day=(0.00364, 0.0045, 0.0052, 0.0056, 0.0062),
     sensitive_kill_per_day=(0.035, 0.032, 0.029, 0.027, 0.025),
 )
 
