@@ -201,3 +201,15 @@ def test_later_pd_assessments_of_the_same_line_are_absorbed_not_unconfirmed() ->
     result = ex1().run()
     assert flags_on(result, "2024-06-03", "ex1") == {"after_progression"}
     assert result.unconfirmed_progression.height == 0
+
+
+def test_imaging_progression_on_the_day_a_new_line_starts_belongs_to_the_line_before() -> None:
+    visits = [("2024-01-01", 3.0), ("2024-02-01", 1.0), ("2024-03-01", 1.0), ("2024-05-01", 1.0)]
+    case = Case(
+        measurements(spep_visits(visits)),
+        lines(["2024-01-05", "2024-04-01"]),
+        findings=findings([("2024-04-01", "new_plasmacytoma", None)]),
+    )
+    result = case.run()
+    assert result.progression.select("line", "date", "rule").rows() == [(1, d("2024-04-01"), "P5")]
+    assert result.responses.filter(pl.col("line") == 2)["date"].to_list() == [d("2024-05-01")]

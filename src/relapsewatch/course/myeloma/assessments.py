@@ -595,8 +595,16 @@ def line_frame(
         group=pl.int_range(pl.len(), dtype=pl.UInt32),
     )
     owner = lines["pid"]
+    # an imaging finding on the day a line starts belongs to the line before: it is why the
+    # treatment changed, not a baseline (so it is placed one day earlier)
+    imaging_only = pl.col("imaging").is_not_null() & pl.all_horizontal(
+        pl.col(c).is_null() for c in ("s", "u", "kappa", "lambda", "bmpc")
+    )
+    assessments = assessments.with_columns(
+        place=pl.col("akey") - imaging_only.cast(pl.Int64), imaging_only=imaging_only
+    )
     placed = assessments.join_asof(
-        starts, left_on="akey", right_on="kstart", strategy="backward", check_sortedness=False
+        starts, left_on="place", right_on="kstart", strategy="backward", check_sortedness=False
     ).drop("kstart")
     same_patient = owner.gather(placed["group"]) == placed["pid"]
     placed = placed.filter(same_patient.fill_null(False)).with_columns(is_tail=pl.lit(False))
@@ -611,12 +619,12 @@ def line_frame(
                                                                pl.col("next_start_date")))
     )  # fmt: skip
     tails = nexts.join_asof(
-        trackable.select("arow", "akey"), left_on="knext", right_on="akey", strategy="forward",
+        trackable.select("arow", "place"), left_on="knext", right_on="place", strategy="forward",
         check_sortedness=False,
     )  # fmt: skip
     tails = tails.filter(
         pl.col("arow").is_not_null()
-        & ((pl.col("akey") // (1 << 32)) == (pl.col("knext") // (1 << 32)))
+        & ((pl.col("place") // (1 << 32)) == (pl.col("knext") // (1 << 32)))
     )
     tail_rows = assessments.gather(tails["arow"]).with_columns(
         group=tails["group"], is_tail=pl.lit(True)
@@ -627,13 +635,14 @@ def line_frame(
     )
     per_line = baselines.select(_LINE_COLUMNS)
     frame = frame.with_columns(per_line.get_column(c).gather(frame["group"]) for c in _LINE_COLUMNS)
-    frame = frame.filter(
-        pl.col("is_tail")
-        | (
-            (pl.col("date") > pl.col("response_from"))
-            & (pl.col("next_start_date").is_null() | (pl.col("date") < pl.col("next_start_date")))
-        )
+    before_next = (
+        pl.col("next_start_date").is_null()
+        | (pl.col("date") < pl.col("next_start_date"))
+        | (pl.col("imaging_only") & (pl.col("date") == pl.col("next_start_date")))
     )
+    frame = frame.filter(
+        pl.col("is_tail") | ((pl.col("date") > pl.col("response_from")) & before_next)
+    ).drop("place", "imaging_only")
     involved = pl.when(pl.col("chain") == "kappa").then("kappa").otherwise("lambda")
     uninvolved = pl.when(pl.col("chain") == "kappa").then("lambda").otherwise("kappa")
     return frame.with_columns(

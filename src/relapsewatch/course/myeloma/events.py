@@ -40,19 +40,28 @@ _EVENT_COLUMNS = (
 )  # fmt: skip
 
 
-def place_in_lines(frame: pl.DataFrame, lines: pl.DataFrame, *, after_start: bool) -> pl.DataFrame:
+def place_in_lines(
+    frame: pl.DataFrame,
+    lines: pl.DataFrame,
+    *,
+    after_start: bool,
+    start_day_to_previous: bool = False,
+) -> pl.DataFrame:
     """Add ``group`` (the line's position in ``lines``), ``line``, ``start_date`` and
     ``next_start_date`` to rows with ``pid`` and ``date``; rows before line 1 are dropped.
 
     ``lines`` is encoded and sorted by ``pid, start_date``. With ``after_start`` a row dated on
-    a line start is that line's baseline and is dropped too (on-treatment rows only).
+    a line start is that line's baseline and is dropped too (on-treatment rows only). With
+    ``start_day_to_previous`` a row dated on a line start belongs to the line before (an event
+    that made the treatment change).
     """
     starts = lines.select(
         kstart=day_key(pl.col("pid"), pl.col("start_date")),
         group=pl.int_range(pl.len(), dtype=pl.UInt32),
     )
+    shift = 1 if start_day_to_previous else 0
     placed = (
-        frame.with_columns(k=day_key(pl.col("pid"), pl.col("date")))
+        frame.with_columns(k=day_key(pl.col("pid"), pl.col("date")) - shift)
         .sort("k")
         .join_asof(starts, left_on="k", right_on="kstart", strategy="backward",
                    check_sortedness=False)
@@ -366,7 +375,8 @@ def crab_signals(
 
 
 def clinical_relapses(findings: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
-    """Adjudicated clinical relapses (X3) passed through with their line.
+    """Adjudicated clinical relapses (X3) passed through with their line (one dated on a line
+    start belongs to the line before: it is why the treatment changed).
 
     Columns: ``pid, line, date, criterion``.
     """
@@ -377,6 +387,7 @@ def clinical_relapses(findings: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFra
             ),
             lines,
             after_start=False,
+            start_day_to_previous=True,
         )
         .select(
             "pid",

@@ -25,7 +25,7 @@ from fractions import Fraction
 from relapsewatch.course.myeloma.config import MyelomaCourseConfig
 from relapsewatch.course.myeloma.exact import Op, exact_fraction, micro, symbol
 
-__all__ = ["Criteria", "Rule", "Threshold", "criteria", "criteria_markdown"]
+__all__ = ["DECISIONS", "Criteria", "Rule", "Threshold", "criteria", "criteria_markdown"]
 
 KUMAR_2016 = "Kumar et al., Lancet Oncol 2016;17:e328 (IMWG 2016)"
 DURIE_2006 = "Durie et al., Leukemia 2006;20:1467 (IMWG 2006)"
@@ -701,6 +701,93 @@ def criteria(config: MyelomaCourseConfig) -> Criteria:
     return Criteria(tuple(rules))
 
 
+#: Choices the engine makes where the specification leaves one open (beyond its §7 list).
+DECISIONS: tuple[tuple[str, str], ...] = (
+    (
+        "Assessment anchors (A-28)",
+        "Every serum M-protein date is an assessment of its own, even 4 days from the next one; "
+        "free light chain dates anchor only when no serum M-protein is within the tolerance; a "
+        "result between two anchors joins the nearer, the later on a tie; a lone immunofixation "
+        "or clonality result supports nothing and is left out; a lone urine or marrow result is an "
+        "assessment of its own (NE when it is not the line's tracked value).",
+    ),
+    (
+        "Which assessments belong to a line",
+        "Assessments after the line start (a result on the start day is the baseline) and after a "
+        "look-ahead baseline of the tracked test, and before the next line start. An imaging "
+        "finding on the day a new line starts belongs to the line before (it is why the treatment "
+        "changed); so does an adjudicated clinical relapse on that day.",
+    ),
+    (
+        "NE and the confirming assessment",
+        "An assessment is NE when it lacks the pathway's tracked value (serum M-protein when serum "
+        "is involved, else urine; both light chains; marrow plasma cells) and meets no PD "
+        "criterion. The confirming assessment of C2/C3 is the next assessment that is not NE; for "
+        "a PD it may be the first one after the next line start (checked against this line's "
+        "nadir).",
+    ),
+    (
+        "Urine involved but not measured in the line",
+        "Treated like A-9: serum alone gives up to PR, flagged urine_unassessed; VGPR needs a "
+        "urine "
+        "value below 100 mg/24h at or before the assessment. Urine values carry forward within the "
+        "line.",
+    ),
+    (
+        "Marrow results",
+        "Marrow plasma cells use the raw-minimum nadir and PD by marrow (P4) needs no second "
+        "assessment, because marrow results need no confirmation (C1). The marrow for CR is the "
+        "latest one from the line start to 30 days after the confirming assessment, so a marrow "
+        "taken at the confirming visit counts.",
+    ),
+    (
+        "PD criteria per pathway",
+        "Serum and urine rises (P1, P2) count in every lab pathway (a new M-spike is PD in light-"
+        "chain or marrow-only disease too); P3 only in flc_only, P4 only in marrow_only; in "
+        "not_evaluable only imaging (P5) gives PD.",
+    ),
+    (
+        "PD after the line's confirmed PD",
+        "Later PD assessments of the same line stand as PD (C4, absorbing) and are flagged "
+        "after_progression, not pd_unconfirmed; the progression table lists the first confirmed PD "
+        "of each line only.",
+    ),
+    (
+        "Death and PD confirmation (C3)",
+        "A death finding confirms a pending PD when no assessment follows and its cause is empty "
+        "or "
+        "names myeloma, progression or disease (death_of_unknown_cause_confirms_pd=False requires "
+        "the cause).",
+    ),
+    (
+        "The latest response of an ongoing line",
+        "C2 confirms it as SD (nothing follows); it is also flagged awaiting_confirmation.",
+    ),
+    (
+        "Therapeutic antibody interference (U6)",
+        "Applies to serum immunofixation only (the antibodies are IgG-κ and not filtered into "
+        "urine); a small serum M-spike under daratumumab is not suppressed.",
+    ),
+    (
+        "Relapse from CR and MRD (X1, X2)",
+        "Evaluated per line after the first confirmed CR (or MRD negativity in CR) of that line; "
+        "immunofixation or electrophoresis signs need the next assessment to show a sign too, "
+        "marrow and imaging signs do not; hypercalcaemia is only a candidate CRAB signal (X3); for "
+        "X2 a marrow with ≥ 5 % plasma cells counts unless its clonality is recorded not clonal, "
+        "and MRD negativity must be an IMWG MRD-negative result in CR (D1/D2).",
+    ),
+    (
+        "Best response of a line without evaluable assessments",
+        "NE, with evaluable_assessments 0; first_response_date is the first confirmed MR or "
+        "better.",
+    ),
+    (
+        "Same-day duplicates (A-29)",
+        "The data carry no result time, so the worse value is always kept.",
+    ),
+)
+
+
 def criteria_markdown(config: MyelomaCourseConfig) -> str:
     """The rule list as Markdown, one section per rule with its anchor (``docs/criteria.md``)."""
     groups = {
@@ -742,4 +829,7 @@ def criteria_markdown(config: MyelomaCourseConfig) -> str:
             if rule.note:
                 lines += [f"Note: {rule.note}", ""]
             lines += [f"Source: {rule.source}.", ""]
+    lines += ["## Decisions beyond the specification's §7", ""]
+    for title, text in DECISIONS:
+        lines += [f"* **{title}.** {text}"]
     return "\n".join(lines).rstrip() + "\n"
