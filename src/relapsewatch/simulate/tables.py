@@ -266,6 +266,8 @@ def truth_patients_frame(patients: Patients, ids: pl.Series, paths: Pathways) ->
             "marker_at_diagnosis": patients.marker_at_diagnosis,
             "marrow_clonal_fraction": patients.marrow_fraction,
             "urine_m_protein_at_diagnosis": patients.urine_at_diagnosis,
+            "normal_kappa_mg_l": patients.normal_kappa,
+            "normal_lambda_mg_l": patients.normal_lambda,
             "paraprotein_half_life_days": patients.half_life_days,
             "follow_up_end_date": _dates(patients.diagnosis_day, paths.exit_day),
             "follow_up_end_reason": _lookup(("death", "lost_to_follow_up", "data_cutoff"), reason),
