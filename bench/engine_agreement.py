@@ -47,6 +47,10 @@ def _truth_events(truth: dict[str, pl.DataFrame]) -> pl.DataFrame:
             pl.col("progression_date").alias("truth_date"),
             kind.alias("truth_kind"),
             "marker",
+            # IMWG M2: serum is measurable from 1.0 g/dL at the line's (noiseless) baseline
+            ((pl.col("marker") == "serum_m_protein") & (pl.col("marker_at_start") >= 1.0)).alias(
+                "serum_measurable"
+            ),
         )
         .join(truth["truth_patients"].select("patient_id", "follow_up_end_date"), on="patient_id")
         .with_columns(
@@ -121,6 +125,8 @@ def agreement(patients: int, seed: int, window: int, fmt: str) -> str:
         return f"{frame['detected'].mean():.1%} ({frame['detected'].sum()}/{frame.height})"
 
     errors = matched["error_days"]
+    observed_imwg = pl.col("observable") & (pl.col("truth_kind") == "imwg")
+    serum = pl.col("marker") == "serum_m_protein"
     rows = [
         "| measure | value |",
         "|---|---|",
@@ -134,8 +140,11 @@ def agreement(patients: int, seed: int, window: int, fmt: str) -> str:
         f"{share(found.filter(pl.col('observable') & (pl.col('truth_kind') == 'imwg')))} |",
         f"| detected, clinical relapses | "
         f"{share(found.filter(pl.col('observable') & (pl.col('truth_kind') == 'clinical')))} |",
-        f"| detected, light-chain (FLC) disease | "
-        f"{share(found.filter(pl.col('observable') & (pl.col('marker') != 'serum_m_protein')))} |",
+        f"| detected, serum M-protein measurable at line start (≥ 1 g/dL) | "
+        f"{share(found.filter(observed_imwg & pl.col('serum_measurable')))} |",
+        f"| detected, serum M-protein below 1 g/dL at line start (not measurable, M2) | "
+        f"{share(found.filter(observed_imwg & ~pl.col('serum_measurable') & serum))} |",
+        f"| detected, light-chain (FLC) disease | {share(found.filter(observed_imwg & ~serum))} |",
         f"| false relapses (no truth event within ±{window} days) | {false:,} "
         f"({false / max(engine.height, 1):.1%} of engine relapses; "
         f"{100 * false / years:.2f} per 100 patient-years) |",
