@@ -1,0 +1,72 @@
+"""Reading a folder in patient batches gives exactly what read_tables gives, split by patient."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from relapsewatch.course.myeloma.course import data_cutoff
+from relapsewatch.errors import DataError
+from relapsewatch.io import read_tables, validate_folder
+from relapsewatch.io.batches import PatientBatches
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKED = ROOT / "tests" / "data" / "examples" / "worked"
+INVALID = ROOT / "examples" / "invalid"
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    keys = [c for c, t in frame.schema.items() if not isinstance(t, pl.List)]
+    return frame.sort(keys, nulls_last=True)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 100])
+def test_batches_concatenate_to_the_whole_folder(batch_size: int) -> None:
+    whole = read_tables(WORKED)
+    with PatientBatches(WORKED, batch_size=batch_size) as batches:
+        parts = list(batches)
+        expected_batches = 1 if batch_size >= 11 else -(-11 // batch_size)
+        assert batches.n_batches == len(parts) == expected_batches
+        assert batches.cutoff == data_cutoff(
+            whole.patients, whole.measurements, whole.treatments, whole.findings
+        )
+    for name in ("patients", "measurements", "treatments", "findings"):
+        joined = pl.concat([getattr(p, name) for p in parts])
+        assert _sorted(joined).equals(_sorted(getattr(whole, name))), name
+    ids = [pid for p in parts for pid in p.patients["patient_id"].to_list()]
+    assert ids == sorted(ids)  # batches are identifier ranges, in order
+
+
+def test_batch_problems_are_the_readers_problems_with_original_rows() -> None:
+    expected = sorted(str(p) for p in validate_folder(INVALID).errors)
+    with pytest.raises(DataError) as caught, PatientBatches(INVALID, batch_size=1):
+        pass
+    assert sorted(str(p) for p in caught.value.errors) == expected
+
+
+def test_unknown_patient_is_reported_from_its_batch(tmp_path: Path) -> None:
+    (tmp_path / "patients.csv").write_text(
+        "patient_id,disease,diagnosis_date\nA,myeloma,2024-01-01\nB,myeloma,2024-01-01\n"
+    )
+    (tmp_path / "treatments.csv").write_text(
+        "patient_id,therapy,start_date,end_date\nA,VRd,2024-01-05,\nC,VRd,2024-01-05,\n"
+    )
+    (tmp_path / "measurements.csv").write_text(
+        "patient_id,date,test,value,unit\nB,2024-01-02,serum_m_protein,2.0,g/dL\n"
+    )
+    with pytest.raises(DataError) as caught, PatientBatches(tmp_path, batch_size=1):
+        pass
+    assert [(p.file, p.row, p.column) for p in caught.value.errors] == [
+        ("treatments.csv", 3, "patient_id")
+    ]
+
+
+def test_temporary_files_are_removed(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    with PatientBatches(WORKED, batch_size=2, workdir=work) as batches:
+        assert any(work.iterdir())
+        list(batches)
+    assert not any(work.iterdir())
