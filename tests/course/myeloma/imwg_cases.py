@@ -144,7 +144,7 @@ def lines(starts: Sequence[str], patient: str = "p1") -> pl.DataFrame:
             "patient_id": [patient] * len(dates),
             "line": list(range(1, len(dates) + 1)),
             "start_date": dates,
-            "next_start_date": [*dates[1:], None],
+            "next_start_date": [*dates[1:], None] if dates else [],
         },
         schema={
             "patient_id": pl.String,

@@ -208,7 +208,7 @@ def test_oracle_confirmed_response_is_never_better_than_its_supporting_responses
             assert conf[i] <= tp[nxt]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(0, 40), min_size=2, max_size=10), st.integers(10, 40))
 def test_engine_confirmed_response_is_never_better_than_its_supporting_responses(
     values: list[int], baseline: int

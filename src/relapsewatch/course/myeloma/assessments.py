@@ -181,7 +181,9 @@ class PatientIndex:
         path: one lookup per run of equal identifiers.
         """
         ids = frame["patient_id"].cast(pl.String)
-        if ids.len() and ids.null_count() == 0 and ids.is_sorted():
+        if ids.len() == 0:
+            pid = pl.Series("pid", [], dtype=pl.UInt32)
+        elif ids.null_count() == 0 and ids.is_sorted():
             starts = ids.filter((ids != ids.shift(1)).fill_null(True))
             pid = self.ids.search_sorted(starts).cast(pl.UInt32).gather(ids.rle_id())
         else:
