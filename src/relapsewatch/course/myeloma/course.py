@@ -269,12 +269,21 @@ def _fixpoint(
     frames = {name: getattr(result, name) for name in _RESPONSE_FRAMES}
     used = pd_dates(frames["progression"].head(0))
     iterations, unconverged = 1, pl.Series("patient_id", [], pl.String)
+    # A progression can only move a line if some treatment starts after it (L5d, L8, L10 all
+    # compare it with a later start), so patients whose new or vanished progression dates come
+    # after their last treatment start keep their lines as they are.
+    last_start = treatments.group_by("patient_id").agg(last_start=pl.col("start_date").max())
     while True:
         found = pd_dates(frames["progression"])
         key = ["patient_id", "date"]
-        changed = pl.concat(
+        differing = pl.concat(
             [found.join(used, on=key, how="anti"), used.join(found, on=key, how="anti")]
-        )["patient_id"].unique()
+        )
+        changed = (
+            differing.join(last_start, on="patient_id", how="inner")
+            .filter(pl.col("date") < pl.col("last_start"))["patient_id"]
+            .unique()
+        )
         if changed.is_empty():
             unconverged = changed
             break
