@@ -4,10 +4,10 @@ Renders PNGs with Plotly + kaleido (which drives Debian's chromium, offline):
 
     .venv/bin/python bench/simulation_figures.py --out docs/figures
 
-* ``virtual_patient.png``: the "why does it come back" picture of a demo-cohort patient with
-  at least two relapses (true burden, detection floors, lab results, lines, relapses);
-* ``pfs_by_line.png``: Kaplan-Meier progression-free curves by line of a 20,000-patient cohort,
-  with the reference medians.
+* ``simulation-virtual-patient.png``: the "why does it come back" picture of a demo-cohort
+  patient with at least two relapses (true burden, detection floors, results, lines, relapses);
+* ``simulation-pfs-by-line.png``: Kaplan-Meier progression-free curves by line of a
+  20,000-patient cohort, with the reference medians.
 """
 
 from __future__ import annotations
@@ -50,7 +50,10 @@ def patient_figure(out: Path) -> Path:
         write_tables(cohort.tables(), folder, format="parquet")
         canonical = read_tables(folder)
     measurements = canonical.measurements.filter(pl.col("patient_id") == chosen)
-    mine = lines.filter(pl.col("patient_id") == chosen)
+    # label the line bands with the plan's short name (e.g. "D-VRd, ASCT, D-R maintenance")
+    mine = lines.filter(pl.col("patient_id") == chosen).with_columns(
+        pl.col("regimen_label").alias("regimen")
+    )
     relapses = (
         mine.filter(pl.col("progression_date").is_not_null())
         .select(pl.col("progression_date").alias("date"))
@@ -64,7 +67,7 @@ def patient_figure(out: Path) -> Path:
         relapses,
         title=f"Virtual patient {chosen}: cells survive below what tests can see, then regrow",
     )
-    path = out / "virtual_patient.png"
+    path = out / "simulation-virtual-patient.png"
     figure.write_image(path, width=1100, height=620, scale=1)
     return path
 
@@ -110,7 +113,7 @@ def pfs_figure(out: Path, patients: int, seed: int) -> Path:
         yaxis_title="Progression-free",
         xaxis_range=[0, 72],
     )
-    path = out / "pfs_by_line.png"
+    path = out / "simulation-pfs-by-line.png"
     figure.write_image(path, width=900, height=520, scale=1)
     return path
 

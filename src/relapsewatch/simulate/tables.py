@@ -44,7 +44,10 @@ ID_DIGITS = 7
 _COURSE_OFFSET = np.cumsum([0] + [len(p.courses) for p in PLANS])[:-1]
 _THERAPY = [c.therapy for p in PLANS for c in p.courses]
 _INTENT = [c.intent for p in PLANS for c in p.courses]
-_PLAN_REGIMEN = ["+".join(sorted(set(p.drugs))) for p in PLANS]
+# regimen as DESIGN.md's derived `lines` table writes it: the drugs, sorted, joined by "+"
+# (procedures and supportive care such as apheresis, transplant and filgrastim left out)
+_NOT_DRUGS = {"apheresis", "autologous_transplant", "car_t_infusion", "filgrastim"}
+_PLAN_REGIMEN = ["+".join(sorted(set(p.drugs) - _NOT_DRUGS)) for p in PLANS]
 
 
 def patient_ids(index: NDArray[np.int64]) -> pl.Series:
@@ -206,6 +209,7 @@ def truth_lines_frame(
             "line": pl.Series(v["line"], dtype=pl.Int32),
             "plan_id": _lookup([p.id for p in PLANS], plan),
             "regimen": _lookup(_PLAN_REGIMEN, plan),
+            "regimen_label": _lookup([p.label for p in PLANS], plan),
             "transplant": pl.Series([p.transplant for p in PLANS]).gather(plan),
             "start_date": _dates(base, start),
             "marker": _lookup(("serum_m_protein", "involved_flc_excess"), light.astype(np.int64)),
