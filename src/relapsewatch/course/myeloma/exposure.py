@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from relapsewatch.course.myeloma.lines import ONGOING, classify_treatments
+from relapsewatch.course.myeloma.treatment_rows import ONGOING, classify_treatments
 
 __all__ = [
     "COMPOSITES",

@@ -26,6 +26,23 @@ from dataclasses import dataclass
 import polars as pl
 
 from relapsewatch.course.myeloma.config import MyelomaCourseConfig
+from relapsewatch.course.myeloma.treatment_rows import (
+    ONGOING,
+    TRANSPLANTS,
+    asof_by_patient,
+    classify_treatments,
+    cum_max_date_in_run,
+    days,
+    shift_in_run,
+    sorted_runs,
+)
+from relapsewatch.course.myeloma.workflows import (
+    CONDITIONING_DRUGS,
+    LYMPHODEPLETION_DRUGS,
+    MAINTENANCE_DRUGS,
+    MOBILISATION_DRUGS,
+    workflow_context,
+)
 from relapsewatch.schema import require_columns
 
 __all__ = [
@@ -38,15 +55,11 @@ __all__ = [
     "MOBILISATION_DRUGS",
     "LineRule",
     "Lines",
-    "classify_treatments",
     "derive_end_reasons",
     "derive_lines",
 ]
 
 _DEFAULT = MyelomaCourseConfig()
-
-#: Internal end date of an ongoing exposure (``end_date`` null); never leaves this module.
-ONGOING = dt.date(9999, 12, 31)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,37 +188,6 @@ END_REASONS: dict[str, str] = {
     "ongoing": "the line is still running at the cut-off",
 }
 
-#: L5b: mobilisation agents before apheresis (G-CSF agents are supportive and ignored anyway).
-MOBILISATION_DRUGS = ("cyclophosphamide", "filgrastim", "pegfilgrastim", "plerixafor")
-#: L5c: high-dose conditioning (melphalan; BEAM = carmustine, etoposide, cytarabine, melphalan;
-#: common allogeneic conditioning agents).
-CONDITIONING_DRUGS = (
-    "melphalan",
-    "carmustine",
-    "etoposide",
-    "cytarabine",
-    "busulfan",
-    "fludarabine",
-    "treosulfan",
-    "thiotepa",
-)
-#: L5d: drugs given as planned post-ASCT maintenance or consolidation.
-MAINTENANCE_DRUGS = (
-    "lenalidomide",
-    "pomalidomide",
-    "thalidomide",
-    "bortezomib",
-    "ixazomib",
-    "carfilzomib",
-    "daratumumab",
-    "isatuximab",
-    "elotuzumab",
-)
-#: L5e: CAR-T lymphodepletion.
-LYMPHODEPLETION_DRUGS = ("fludarabine", "cyclophosphamide")
-
-_TRANSPLANTS = ("autologous_transplant", "allogeneic_transplant")
-
 
 @dataclass(frozen=True)
 class Lines:
@@ -225,355 +207,6 @@ class Lines:
 
     lines: pl.DataFrame
     line_drugs: pl.DataFrame
-
-
-def classify_treatments(treatments: pl.DataFrame) -> pl.DataFrame:
-    """Add ``kind`` (``drug``, ``steroid``, ``supportive``, ``car_t``, a transplant, ``apheresis``,
-    ``other_procedure``) and ``end`` (``end_date``, or a far-future date while ongoing).
-
-    >>> t = pl.DataFrame({"patient_id": ["p"] * 3,
-    ...     "therapy": ["lenalidomide", "dexamethasone", "zoledronic acid"],
-    ...     "drug_classes": [["imid"], ["steroid"], ["supportive"]],
-    ...     "start_date": [dt.date(2024, 1, 1)] * 3, "end_date": [None] * 3},
-    ...     schema_overrides={"end_date": pl.Date})
-    >>> classify_treatments(t)["kind"].to_list()
-    ['drug', 'steroid', 'supportive']
-    """
-    classes = pl.col("drug_classes").fill_null(pl.lit([], dtype=pl.List(pl.String)))
-    therapy = pl.col("therapy")
-    steroid_only = (classes.list.len() > 0) & (
-        classes.list.eval(pl.element() == "steroid").list.all()
-    )
-    kind = (
-        pl.when(therapy.is_in(_TRANSPLANTS))
-        .then(therapy)
-        .when(therapy == "apheresis")
-        .then(pl.lit("apheresis"))
-        .when((therapy == "car_t_infusion") | classes.list.contains("car_t"))
-        .then(pl.lit("car_t"))
-        .when(classes.list.contains("procedure") | therapy.is_in(("radiotherapy", "surgery")))
-        .then(pl.lit("other_procedure"))
-        .when(classes.list.contains("supportive"))
-        .then(pl.lit("supportive"))
-        .when(steroid_only)
-        .then(pl.lit("steroid"))
-        .otherwise(pl.lit("drug"))
-    )
-    intent = pl.col("intent") if "intent" in treatments.columns else pl.lit(None, pl.String)
-    return treatments.with_columns(
-        kind=kind,
-        drug_classes=classes,
-        intent=intent.cast(pl.String),
-        end=pl.col("end_date").fill_null(ONGOING),
-    )
-
-
-def _days(days: int) -> pl.Expr:
-    return pl.duration(days=days)
-
-
-# Window helpers for frames sorted by their group keys. ``.over()`` with a cumulative or shifting
-# expression runs group by group, which is slow with a hundred thousand patients; on a sorted
-# frame the same results come from one pass over the whole column.
-_SHIFT = 2**32
-_DAY0 = 2**31
-
-
-def sorted_runs(*keys: str) -> pl.Expr:
-    """A run number that changes whenever ``keys`` change (the frame is sorted by them)."""
-    return (pl.struct(keys) if len(keys) > 1 else pl.col(keys[0])).rle_id().cast(pl.Int64)
-
-
-def shift_in_run(expr: pl.Expr, run: pl.Expr, n: int = 1) -> pl.Expr:
-    """``expr.shift(n)`` within each run (null across a run boundary)."""
-    return pl.when(run == run.shift(n)).then(expr.shift(n))
-
-
-def cum_max_date_in_run(date: pl.Expr, run: pl.Expr) -> pl.Expr:
-    """Running maximum of a non-null date column within each run."""
-    key = run * _SHIFT + (date.cast(pl.Int32).cast(pl.Int64) + _DAY0)
-    return (key.cum_max() - run * _SHIFT - _DAY0).cast(pl.Int32).cast(pl.Date)
-
-
-def _asof(
-    left: pl.DataFrame,
-    right: pl.DataFrame,
-    *,
-    left_on: str,
-    right_on: str,
-    strategy: str = "backward",
-    tolerance_days: int | None = None,
-    exact: bool = True,
-    where: pl.Expr | None = None,
-) -> pl.DataFrame:
-    """``join_asof`` by patient, adding ``right``'s columns to ``left`` in its own row order.
-
-    Only the key columns are sorted and joined (rows of patients absent from ``right`` and rows
-    outside ``where`` are skipped); the matches are scattered back, so wide frames never move.
-    """
-    added = [c for c in right.columns if c != "patient_id"]
-    n = left.height
-    keys = left.select(
-        pl.int_range(n, dtype=pl.UInt32).alias("__order"),
-        "patient_id",
-        pl.col(left_on).alias("__on"),
-        (where if where is not None else pl.lit(True)).alias("__where"),
-    ).filter(pl.col("__where") & pl.col("patient_id").is_in(right["patient_id"].implode()))
-    joined = (
-        keys.sort("__on")
-        .join_asof(
-            right.sort(right_on),
-            left_on="__on",
-            right_on=right_on,
-            by="patient_id",
-            strategy=strategy,  # type: ignore[arg-type]
-            tolerance=None if tolerance_days is None else dt.timedelta(days=tolerance_days),
-            allow_exact_matches=exact,
-            check_sortedness=False,
-            coalesce=False,
-        )
-        .select("__order", *added)
-    )
-    order = joined["__order"]
-    columns = [
-        pl.repeat(None, n, dtype=right.schema[name], eager=True)
-        .alias(name)
-        .scatter(order, joined[name])
-        for name in added
-    ]
-    return left.with_columns(columns)
-
-
-def _workflow_context(
-    rows: pl.DataFrame, progression: pl.DataFrame, config: MyelomaCourseConfig
-) -> pl.DataFrame:
-    """Per-row flags of the transplant and CAR-T workflows (L5b–L5e, L10, L12).
-
-    These flags depend only on dates, never on line boundaries, so they are computed once.
-    """
-    empty_dates = pl.DataFrame(schema={"patient_id": pl.String, "date": pl.Date})
-    pd_dates = progression.select("patient_id", "date").unique()
-    # The latest progression strictly before each start. A progression dated the same day as a
-    # new drug does not move the line start onto itself: the event stays in the line it ends,
-    # which keeps the lines <-> progression fixpoint stable (the new line's baseline cannot
-    # remove the progression that opened it).
-    rows = _asof(
-        rows,
-        pd_dates.rename({"date": "pd_before_start"}),
-        left_on="start_date",
-        right_on="pd_before_start",
-        exact=False,
-    )
-
-    def dates(kind: str, name: str) -> pl.DataFrame:
-        return (
-            rows.filter(pl.col("kind") == kind)
-            .select("patient_id", pl.col("start_date").alias(name))
-            .unique()
-        )
-
-    use_tx = config.transplant_workflow
-    tx = (
-        rows.filter(pl.col("kind").is_in(_TRANSPLANTS))
-        .select(
-            "patient_id", pl.col("start_date").alias("tx_date"), pl.col("kind").alias("tx_kind")
-        )
-        .unique()
-        if use_tx
-        else empty_dates.rename({"date": "tx_date"}).with_columns(tx_kind=pl.lit(None, pl.String))
-    )
-    autos = (
-        dates("autologous_transplant", "auto_date")
-        if use_tx
-        else empty_dates.rename({"date": "auto_date"})
-    )
-    aphereses = dates("apheresis", "apheresis_date")
-
-    # L10: a transplant opens a line unless it is the first ASCT, a tandem, or a planned allo.
-    tx = _asof(tx, autos, left_on="tx_date", right_on="auto_date", exact=False)
-    tx = _asof(
-        tx,
-        pd_dates.rename({"date": "pd_before_tx"}),
-        left_on="tx_date",
-        right_on="pd_before_tx",
-        exact=False,
-    )
-    planned = (
-        pl.col("auto_date").is_not_null()
-        & ((pl.col("tx_date") - pl.col("auto_date")) <= _days(config.tandem_window_days))
-        & ~(pl.col("pd_before_tx") > pl.col("auto_date")).fill_null(False)
-    )
-    first_auto = (pl.col("tx_kind") == "autologous_transplant") & pl.col("auto_date").is_null()
-    tx = (
-        tx.with_columns(tx_opens=~planned & ~first_auto)
-        .select("patient_id", "tx_date", "tx_kind", "tx_opens")
-        .unique(["patient_id", "tx_date"], keep="first", maintain_order=True)
-    )
-
-    drug = pl.col("kind").is_in(("drug", "supportive"))
-    intent = pl.col("intent")
-    # L5c: conditioning attaches to the transplant it precedes.
-    rows = _asof(
-        rows,
-        tx.select("patient_id", pl.col("tx_date").alias("conditioned_tx")),
-        left_on="start_date",
-        right_on="conditioned_tx",
-        strategy="forward",
-        tolerance_days=config.conditioning_window_days,
-        where=drug & (pl.col("drug_key").is_in(CONDITIONING_DRUGS) | (intent == "conditioning")),
-    )
-    # L5b: mobilisation before apheresis.
-    rows = _asof(
-        rows,
-        aphereses.rename({"apheresis_date": "mobilised_for"}),
-        left_on="start_date",
-        right_on="mobilised_for",
-        strategy="forward",
-        tolerance_days=config.mobilisation_window_days,
-        where=drug & (pl.col("drug_key").is_in(MOBILISATION_DRUGS) | (intent == "mobilisation")),
-    )
-    mobilisation = use_tx & pl.col("mobilised_for").is_not_null()
-    # L5d: planned maintenance or consolidation after ASCT with no progression since.
-    rows = _asof(
-        rows, autos.rename({"auto_date": "last_auto"}), left_on="start_date", right_on="last_auto"
-    )
-    post_asct = (
-        use_tx
-        & pl.col("last_auto").is_not_null()
-        & ((pl.col("start_date") - pl.col("last_auto")) <= _days(config.maintenance_window_days))
-        & ~(pl.col("pd_before_start") > pl.col("last_auto")).fill_null(False)
-    )
-    rows = rows.with_columns(
-        is_mobilisation=mobilisation.fill_null(False),
-        post_asct_ok=post_asct.fill_null(False),
-        maintenance_drug=pl.col("drug_key").is_in(MAINTENANCE_DRUGS)
-        | intent.is_in(("maintenance", "consolidation")).fill_null(False),
-    )
-
-    # L12 / L5e: the CAR-T line starts at apheresis, else the first bridging dose, else
-    # lymphodepletion, else the infusion; everything from that start to the infusion belongs to it.
-    infusions = (
-        dates("car_t", "infusion")
-        .sort("patient_id", "infusion")
-        .with_columns(prev_infusion=shift_in_run(pl.col("infusion"), sorted_runs("patient_id")))
-    )
-    window = config.car_t_apheresis_window_days
-    infusions = _asof(
-        infusions, aphereses, left_on="infusion", right_on="apheresis_date", tolerance_days=window
-    )
-    infusions = _asof(
-        infusions,
-        tx.select("patient_id", pl.col("tx_date").alias("tx_before")),
-        left_on="infusion",
-        right_on="tx_before",
-    )
-    car_t_apheresis = pl.when(
-        (pl.col("apheresis_date") > pl.col("prev_infusion")).fill_null(True)
-        & (pl.col("tx_before") < pl.col("apheresis_date")).fill_null(True)
-    ).then(pl.col("apheresis_date"))
-    nxt = _asof(
-        rows.select("patient_id", "start_date", "drug_key", "intent", "kind"),
-        infusions.select("patient_id", pl.col("infusion").alias("next_infusion")),
-        left_on="start_date",
-        right_on="next_infusion",
-        strategy="forward",
-        tolerance_days=window,
-    )
-    lympho = (
-        nxt.filter(
-            (pl.col("drug_key").is_in(LYMPHODEPLETION_DRUGS))
-            & (
-                (pl.col("next_infusion") - pl.col("start_date"))
-                <= _days(config.lymphodepletion_window_days)
-            )
-        )
-        .group_by("patient_id", "next_infusion")
-        .agg(first_lympho=pl.col("start_date").min())
-    )
-    bridging = (
-        nxt.filter((pl.col("intent") == "bridging") & (pl.col("kind") != "car_t"))
-        .group_by("patient_id", "next_infusion")
-        .agg(first_bridging=pl.col("start_date").min())
-    )
-    infusions = (
-        infusions.with_columns(car_t_apheresis=car_t_apheresis)
-        .join(
-            lympho,
-            left_on=["patient_id", "infusion"],
-            right_on=["patient_id", "next_infusion"],
-            how="left",
-        )
-        .join(
-            bridging,
-            left_on=["patient_id", "infusion"],
-            right_on=["patient_id", "next_infusion"],
-            how="left",
-        )
-    )
-    starts = (
-        [pl.col("car_t_apheresis"), pl.col("first_bridging")]
-        if config.bridging_in_car_t_line
-        else []
-    )
-    infusions = infusions.with_columns(
-        car_t_start=pl.min_horizontal(
-            pl.coalesce(*starts, pl.col("first_lympho"), pl.col("infusion")), pl.col("infusion")
-        )
-    )
-    rows = _asof(
-        rows,
-        infusions.select("patient_id", pl.col("infusion").alias("next_infusion"), "car_t_start"),
-        left_on="start_date",
-        right_on="next_infusion",
-        strategy="forward",
-        tolerance_days=window,
-    )
-    rows = rows.with_columns(
-        car_t_absorbed=(pl.col("kind") != "car_t")
-        & (pl.col("start_date") >= pl.col("car_t_start")).fill_null(False)
-    )
-
-    # Effective (sort) dates: an opening transplant starts at its earliest conditioning dose; a
-    # CAR-T event at the CAR-T line start.
-    effective = (
-        rows.filter(pl.col("conditioned_tx").is_not_null())
-        .group_by("patient_id", "conditioned_tx")
-        .agg(conditioning_start=pl.col("start_date").min())
-    )
-    tx = tx.join(
-        effective,
-        left_on=["patient_id", "tx_date"],
-        right_on=["patient_id", "conditioned_tx"],
-        how="left",
-    )
-    rows = rows.join(
-        tx.select("patient_id", "tx_date", "tx_opens", "conditioning_start"),
-        left_on=["patient_id", "start_date"],
-        right_on=["patient_id", "tx_date"],
-        how="left",
-        maintain_order="left",
-    )
-    is_tx = pl.col("kind").is_in(_TRANSPLANTS)
-    tx_opens = is_tx & pl.col("tx_opens").fill_null(False)
-    event = tx_opens | (pl.col("kind") == "car_t")
-    sort_date = (
-        pl.when(tx_opens)
-        .then(pl.coalesce("conditioning_start", "start_date"))
-        .when(pl.col("kind") == "car_t")
-        .then(pl.coalesce("car_t_start", "start_date"))
-        .otherwise(pl.col("start_date"))
-    )
-    lymphodepletion = pl.col("car_t_absorbed") & pl.col("drug_key").is_in(LYMPHODEPLETION_DRUGS)
-    return rows.with_columns(
-        sort_date=sort_date,
-        event_opener=event,
-        can_open=((pl.col("kind") == "drug") & ~pl.col("car_t_absorbed")) | event,
-        # L5b, L5c, L5e, L5f: exempt from the new-drug and gap rules (not from L8).
-        exempt_workflow=pl.col("is_mobilisation")
-        | pl.col("conditioned_tx").is_not_null()
-        | lymphodepletion
-        | (intent == "step_up").fill_null(False),
-    )
 
 
 _STATE_SCHEMA = {
@@ -618,7 +251,7 @@ def _walk(rows: pl.DataFrame, config: MyelomaCourseConfig) -> pl.DataFrame:
         schema={"patient_id": pl.String, "drug_key": pl.String, "end": pl.Date, "kind": pl.String}
     )
     starts = [state]
-    s, window = pl.col("line_start"), _days(config.regimen_window_days)
+    s, window = pl.col("line_start"), days(config.regimen_window_days)
     after_open = pl.col("sort_date") > s
     pd_rules = pl.lit(config.new_line_after_pd)
     while state.height:
@@ -641,7 +274,7 @@ def _walk(rows: pl.DataFrame, config: MyelomaCourseConfig) -> pl.DataFrame:
         t_pd_gap = (
             pd_rules
             & opener
-            & (pl.col("gap") > _days(config.treatment_free_interval_days))
+            & (pl.col("gap") > days(config.treatment_free_interval_days))
             & (pl.col("pd_before_start") >= pl.col("prev_end")).fill_null(False)
         )
         t_pd_change = (
@@ -650,7 +283,7 @@ def _walk(rows: pl.DataFrame, config: MyelomaCourseConfig) -> pl.DataFrame:
             & pl.col("first_in_line")
             & (pl.col("pd_before_start") >= s).fill_null(False)
         )
-        t_gap = opener & ~exempt & (pl.col("gap") > _days(config.line_gap_days)).fill_null(False)
+        t_gap = opener & ~exempt & (pl.col("gap") > days(config.line_gap_days)).fill_null(False)
         t_new = opener & ~exempt & pl.col("first_in_line") & (pl.col("sort_date") > s + window)
         reason = (
             pl.when(t_event & (pl.col("kind") == "car_t"))
@@ -713,7 +346,7 @@ def _walk(rows: pl.DataFrame, config: MyelomaCourseConfig) -> pl.DataFrame:
 
 def _line_of(frame: pl.DataFrame, starts: pl.DataFrame, on: str, name: str) -> pl.DataFrame:
     """The line whose interval ``[start, next start)`` contains ``frame[on]``."""
-    return _asof(
+    return asof_by_patient(
         frame,
         starts.select("patient_id", pl.col("line_start").alias("__s"), pl.col("line").alias(name)),
         left_on=on,
@@ -780,9 +413,9 @@ def derive_lines(
         how="left",
         maintain_order="left",
     )
-    rows = _workflow_context(rows, progression, config)
+    rows = workflow_context(rows, progression, config)
     walk_kinds = ["drug", "car_t"] + (
-        [*_TRANSPLANTS, "apheresis"] if config.transplant_workflow else []
+        [*TRANSPLANTS, "apheresis"] if config.transplant_workflow else []
     )
     walk = (
         rows.filter(pl.col("kind").is_in(walk_kinds))
@@ -801,8 +434,8 @@ def _assemble(
         next_start=shift_in_run(pl.col("line_start"), sorted_runs("patient_id"), -1),
         next_carry=shift_in_run(pl.col("carry_drugs"), sorted_runs("patient_id"), -1),
     )
-    window = _days(config.regimen_window_days)
-    procedure_kinds = (*_TRANSPLANTS, "apheresis")
+    window = days(config.regimen_window_days)
+    procedure_kinds = (*TRANSPLANTS, "apheresis")
     is_product = (pl.col("kind") == "car_t") & (pl.col("therapy") != "car_t_infusion")
     members = rows.filter(
         pl.col("kind").is_in(("drug", "steroid"))
@@ -811,7 +444,7 @@ def _assemble(
         | (pl.col("therapy") == "car_t_infusion")
     ).with_columns(
         anchor=pl.when(pl.col("kind") == "steroid")
-        .then(pl.col("start_date") + _days(config.steroid_window_before_days))
+        .then(pl.col("start_date") + days(config.steroid_window_before_days))
         .otherwise(pl.col("sort_date")),
         is_procedure=pl.col("kind").is_in(procedure_kinds)
         | (pl.col("therapy") == "car_t_infusion"),
@@ -837,7 +470,7 @@ def _assemble(
     members = members.filter((pl.col("kind") != "steroid") | steroid_listed).with_columns(
         first_dose=pl.max_horizontal("start_date", "line_start"),
         last_dose=pl.when(pl.col("next_start").is_not_null())
-        .then(pl.min_horizontal("end", pl.col("next_start") - _days(1)))
+        .then(pl.min_horizontal("end", pl.col("next_start") - days(1)))
         .otherwise(pl.col("end")),
         carried=pl.col("line") > pl.col("first_line"),
     )
@@ -894,7 +527,7 @@ def _assemble(
             end_date=pl.when(
                 pl.col("next_start").is_not_null() & (pl.col("next_carry").list.len() > 0)
             )
-            .then(pl.col("next_start") - _days(1))
+            .then(pl.col("next_start") - days(1))
             .when(pl.col("next_start").is_null() & (pl.col("last_activity") >= recent))
             .then(None)
             .when(pl.col("last_activity") < ONGOING)

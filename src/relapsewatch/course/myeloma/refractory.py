@@ -14,7 +14,7 @@ import polars as pl
 
 from relapsewatch.course.myeloma.config import MyelomaCourseConfig
 from relapsewatch.course.myeloma.exposure import CONDITIONS, NAMED_DRUGS, TRACKED_CLASSES
-from relapsewatch.course.myeloma.lines import (
+from relapsewatch.course.myeloma.treatment_rows import (
     classify_treatments,
     cum_max_date_in_run,
     shift_in_run,
