@@ -1,0 +1,187 @@
+"""Benchmark of ``relapsewatch course`` against a bare Polars pass over the same data.
+
+For each cohort size it generates (once, cached) a canonical Parquet cohort with
+:mod:`bench.cohort`, then runs two fresh processes and records wall time and peak resident memory
+(``os.wait4``):
+
+* **course**: ``relapsewatch course COHORT -o OUT --format parquet`` end to end (read and
+  validate, derive responses, lines, relapses and status, write);
+* **bare Polars**: read ``measurements.parquet``, sort by patient and date, one cumulative minimum
+  of the value over each patient, write Parquet.
+
+Usage::
+
+    python -m bench.bench_course --sizes 1000 10000 100000 [--million] [--batch-size N]
+
+Prints a Markdown table (and the machine load before each run, since the machine may be shared)
+and writes the raw figures to ``WORKDIR/results.json``. Benchmarks are not tests: nothing here
+asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.cohort import write_cohort
+
+BASELINE = """
+import sys, polars as pl
+src, out = sys.argv[1], sys.argv[2]
+(pl.scan_parquet(src)
+   .with_columns(pl.col("value").cast(pl.Float64, strict=False))
+   .sort("patient_id", "date")
+   .with_columns(running_min=pl.col("value").cum_min().over("patient_id"))
+   .sink_parquet(out))
+"""
+
+COURSE_RUNNER = """
+import sys, typer
+from relapsewatch.cli.course import course
+typer.run(course)
+"""
+
+
+@dataclass
+class Run:
+    what: str
+    patients: int
+    rows: int
+    seconds: float
+    peak_rss_mb: float
+    load_before: float
+    exit_code: int
+
+
+def _load() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def _measure(argv: list[str], what: str, patients: int, rows: int) -> Run:
+    load = _load()
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0 and proc.stderr is not None:
+        sys.stderr.write(proc.stderr.read().decode(errors="replace")[-2000:])
+    return Run(
+        what, patients, rows, round(seconds, 2), round(usage.ru_maxrss / 1024, 1), load, code
+    )
+
+
+def _course_argv(cohort: Path, out: Path, batch_size: int | None) -> list[str]:
+    cli = Path(sys.executable).with_name("relapsewatch")
+    registered = (
+        cli.exists()
+        and "course" in subprocess.run([str(cli), "--help"], capture_output=True, text=True).stdout
+    )
+    head = [str(cli), "course"] if registered else [sys.executable, "-c", COURSE_RUNNER]
+    tail = ["--batch-size", str(batch_size)] if batch_size else []
+    return [*head, str(cohort), "-o", str(out), "--format", "parquet", *tail]
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem_kb = next(
+        int(x.split()[1])
+        for x in Path("/proc/meminfo").read_text().splitlines()
+        if x.startswith("MemTotal")
+    )
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "ram_gb": f"{mem_kb / 1024**2:.1f}",
+        "python": platform.python_version(),
+    }
+
+
+def run_size(n: int, workdir: Path, batch_size: int | None) -> list[Run]:
+    cohort = workdir / f"cohort-{n}"
+    if not (cohort / "measurements.parquet").exists():
+        start = time.perf_counter()
+        counts = write_cohort(cohort, n)
+        print(
+            f"generated {n} patients in {time.perf_counter() - start:.1f} s: {counts}",
+            file=sys.stderr,
+        )
+    import polars as pl
+
+    rows = pl.scan_parquet(cohort / "measurements.parquet").select(pl.len()).collect().item()
+    out = workdir / f"out-{n}"
+    shutil.rmtree(out, ignore_errors=True)
+    base = _measure(
+        [
+            sys.executable,
+            "-c",
+            BASELINE,
+            str(cohort / "measurements.parquet"),
+            str(workdir / f"baseline-{n}.parquet"),
+        ],
+        "bare polars",
+        n,
+        rows,
+    )
+    course = _measure(_course_argv(cohort, out, batch_size), "course", n, rows)
+    return [base, course]
+
+
+def table(runs: list[Run]) -> str:
+    lines = [
+        "| patients | measurement rows | course (s) | course peak RSS (MB) | bare Polars (s) "
+        "| ratio | load before |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    by_size: dict[int, dict[str, Run]] = {}
+    for run in runs:
+        by_size.setdefault(run.patients, {})[run.what] = run
+    for n, pair in sorted(by_size.items()):
+        course, base = pair["course"], pair["bare polars"]
+        ratio = course.seconds / base.seconds if base.seconds else float("nan")
+        lines.append(
+            f"| {n:,} | {course.rows:,} | {course.seconds:.1f} | "
+            f"{course.peak_rss_mb:,.0f} | {base.seconds:.1f} | {ratio:.1f}x | "
+            f"{course.load_before:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark relapsewatch course.")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--million", action="store_true", help="also run 1,000,000 patients")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/relapsewatch-bench"))
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    sizes = [*args.sizes, *([1_000_000] if args.million else [])]
+    runs: list[Run] = []
+    for n in sizes:
+        runs.extend(run_size(n, args.workdir, args.batch_size))
+        print(table(runs), file=sys.stderr)
+    results = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": machine(),
+        "batch_size": args.batch_size,
+        "runs": [asdict(r) for r in runs],
+    }
+    (args.workdir / "results.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results["machine"]))
+    print(table(runs))
+
+
+if __name__ == "__main__":
+    main()
