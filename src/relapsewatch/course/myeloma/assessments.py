@@ -631,20 +631,24 @@ def line_frame(
     tail_rows = assessments.gather(tails["arow"]).with_columns(
         group=tails["group"], is_tail=pl.lit(True)
     )
-    order = pl.col("group").cast(pl.Int64) * (1 << _DAY_BITS) + (pl.col("akey") % (1 << 32))
-    frame = placed.with_columns(fkey=order).merge_sorted(
-        tail_rows.with_columns(fkey=order), key="fkey"
-    )
     per_line = baselines.select(_LINE_COLUMNS)
-    frame = frame.with_columns(per_line.get_column(c).gather(frame["group"]) for c in _LINE_COLUMNS)
-    before_next = (
-        pl.col("next_start_date").is_null()
-        | (pl.col("date") < pl.col("next_start_date"))
-        | (pl.col("imaging_only") & (pl.col("date") == pl.col("next_start_date")))
+    # keep a line's own rows before copying the line's columns onto them
+    response_from = per_line["response_from"].gather(placed["group"])
+    next_start = per_line["next_start_date"].gather(placed["group"])
+    date_column = placed["date"]
+    keep = (date_column > response_from) & (
+        next_start.is_null()
+        | (date_column < next_start)
+        | (placed["imaging_only"] & (date_column == next_start))
     )
-    frame = frame.filter(
-        pl.col("is_tail") | ((pl.col("date") > pl.col("response_from")) & before_next)
-    ).drop("place", "imaging_only")
+    placed = placed.filter(keep.fill_null(False))
+    order = pl.col("group").cast(pl.Int64) * (1 << _DAY_BITS) + (pl.col("akey") % (1 << 32))
+    frame = (
+        placed.with_columns(fkey=order)
+        .merge_sorted(tail_rows.with_columns(fkey=order), key="fkey")
+        .drop("place", "imaging_only")
+    )
+    frame = frame.with_columns(per_line.get_column(c).gather(frame["group"]) for c in _LINE_COLUMNS)
     involved = pl.when(pl.col("chain") == "kappa").then("kappa").otherwise("lambda")
     uninvolved = pl.when(pl.col("chain") == "kappa").then("lambda").otherwise("kappa")
     return frame.with_columns(

@@ -782,6 +782,19 @@ DECISIONS: tuple[tuple[str, str], ...] = (
         "better.",
     ),
     (
+        "Not evaluated for want of data in the canonical tables",
+        "The plasmacytoma SPD clauses of PR and MR (no SPD measurements), P6 circulating plasma "
+        "cells, D3 and the imaging half of D4 (no PET/CT results), hyperviscosity (X3), the "
+        "IgA/IgD substitution of A-15 (no quantitative immunoglobulins) and lab-specific or "
+        "renal FLC ranges of A-27 (no reference ranges): Freelite 0.26–1.65 is always used.",
+    ),
+    (
+        "VGPR urine value (A-9)",
+        "The urine value below 100 mg/24h must be dated at or before the assessment itself (the "
+        "specification allows up to the confirming assessment); a value at the confirming "
+        "assessment then makes that assessment VGPR.",
+    ),
+    (
         "Same-day duplicates (A-29)",
         "The data carry no result time, so the worse value is always kept.",
     ),
