@@ -1,4 +1,4 @@
-"""Small synthetic myeloma records as canonical file tables, for storage tests and the crash harness.
+"""Small synthetic myeloma records as canonical file tables, for storage tests and crash runs.
 
 Each patient gets a diagnosis, a first line (bortezomib, lenalidomide, dexamethasone), monthly
 serum M-protein that falls to a nadir and, for most patients, rises again; a rise opens a second
@@ -75,10 +75,16 @@ def _patient_records(
         if month % 3 == 0:
             involved = round(10 + 150 * m_protein / max(baseline, 0.1), 1)
             kappa, lam = (involved, 12.0) if patient["light_chain"] == "kappa" else (9.0, involved)
-            measurements.append([patient_id, day.isoformat(), "flc_kappa", f"{kappa}", "mg/L", "", ""])
-            measurements.append([patient_id, day.isoformat(), "flc_lambda", f"{lam}", "mg/L", "", ""])
+            measurements.append(
+                [patient_id, day.isoformat(), "flc_kappa", f"{kappa}", "mg/L", "", ""]
+            )
+            measurements.append(
+                [patient_id, day.isoformat(), "flc_lambda", f"{lam}", "mg/L", "", ""]
+            )
             hb = round(rng.uniform(9.5, 14.0), 1)
-            measurements.append([patient_id, day.isoformat(), "hemoglobin", f"{hb}", "g/dL", "", ""])
+            measurements.append(
+                [patient_id, day.isoformat(), "hemoglobin", f"{hb}", "g/dL", "", ""]
+            )
         # Two rising results in a row beyond 25 % of the nadir: the team starts the next line.
         if rising and m_protein > 1.6 * baseline * nadir_fraction + 0.5 and line_index < 2:
             end = day + dt.timedelta(days=rng.randrange(7, 20))
@@ -122,7 +128,9 @@ def synthetic_file_tables(
         "measurements": frame(
             measurements, ["patient_id", "date", "test", "value", "unit", "method", "sensitivity"]
         ),
-        "treatments": frame(treatments, ["patient_id", "therapy", "start_date", "end_date", "intent"]),
+        "treatments": frame(
+            treatments, ["patient_id", "therapy", "start_date", "end_date", "intent"]
+        ),
         "findings": frame(findings, ["patient_id", "date", "finding", "detail"]),
     }
 
@@ -130,7 +138,7 @@ def synthetic_file_tables(
 def synthetic_raw_tables(
     n_patients: int, *, seed: int, prefix: str = "SYN", months: tuple[int, int] = (12, 60)
 ) -> dict[str, pl.DataFrame]:
-    """The same tables as raw frames for :func:`relapsewatch.io.normalise_tables` (with ``__row``)."""
+    """The same tables as raw frames (with ``__row``), for ``normalise_tables``."""
     tables = synthetic_file_tables(n_patients, seed=seed, prefix=prefix, months=months)
     return {
         name: frame.with_row_index("__row", offset=2).with_columns(pl.col("__row").cast(pl.Int64))

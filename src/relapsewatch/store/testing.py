@@ -10,9 +10,10 @@ server::
     server.stop()
 
 As root, the binaries run as the ``postgres`` operating-system user (``initdb`` refuses root).
-The cluster runs with the durability settings the app demands (``fsync``, ``full_page_writes``,
-``synchronous_commit`` on, data checksums on), so the durability checks and crash tests test
-what production runs.
+The cluster runs with PostgreSQL's durable defaults (``fsync``, ``full_page_writes``,
+``synchronous_commit`` on) and data checksums on, so the durability checks and crash tests test
+what production runs. (They are not forced on the command line, so a test can turn one off with
+``ALTER SYSTEM`` and see the app refuse the server.)
 """
 
 from __future__ import annotations
@@ -141,9 +142,6 @@ class PostgresServer:
                 f"-p {self.port}",
                 f"-k {self.socket_dir}",
                 "-c listen_addresses=127.0.0.1",
-                "-c fsync=on",
-                "-c full_page_writes=on",
-                "-c synchronous_commit=on",
                 "-c max_connections=60",
                 "-c shared_buffers=32MB",
             ]
