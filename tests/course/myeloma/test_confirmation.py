@@ -16,8 +16,10 @@ from imwg_cases import (
     Case,
     all_examples,
     d,
+    ex1,
     ex2,
     ex3,
+    ex4,
     flags_on,
     lines,
     measurements,
@@ -224,3 +226,57 @@ def test_engine_confirmed_response_is_never_better_than_its_supporting_responses
         if conf >= RANK["MR"]:
             assert conf <= tp
             assert nxt is not None and conf <= nxt
+
+
+def _running(case: Case, patient: str) -> list[tuple[str, str]]:
+    """The last column of the §8 tables: the confirmed response as a running best (C4)."""
+    frame = (
+        case.evaluate()
+        .with_patient_ids()
+        .filter((pl.col("patient_id") == patient) & ~pl.col("is_tail"))
+    )
+    names = {v: k for k, v in RANK.items()}
+    return [(str(w), names[r]) for w, r in frame.select("date", "running").rows()]
+
+
+def test_running_confirmed_response_of_the_worked_examples() -> None:
+    assert _running(ex1(), "ex1") == [
+        ("2024-02-01", "SD"), ("2024-03-01", "MR"), ("2024-04-01", "MR"),
+        ("2024-05-01", "PD"), ("2024-06-03", "PD"),
+    ]  # fmt: skip
+    assert {r for _, r in _running(ex2(), "ex2")} == {"PR"}
+    assert _running(ex3(), "ex3") == [
+        ("2024-04-01", "PR"), ("2024-05-01", "VGPR"), ("2024-06-03", "VGPR"),
+        ("2024-07-01", "CR"), ("2024-08-05", "CR"), ("2024-09-02", "CR"), ("2024-10-07", "CR"),
+        ("2024-11-04", "CR"), ("2024-12-02", "CR"), ("2025-01-06", "PD"), ("2025-02-03", "PD"),
+    ]  # fmt: skip
+    ex4_running = dict(_running(ex4(), "ex4"))
+    assert [ex4_running[w] for w in ("2023-02-06", "2023-03-06", "2023-04-03", "2023-05-08",
+                                     "2023-10-02", "2023-11-06", "2023-12-04", "2024-03-04",
+                                     "2024-04-01")] == [
+        "PR", "PR", "VGPR", "CR", "CR", "CR", "CR", "PD", "PD"]  # fmt: skip
+
+
+def test_confirmed_categories_are_dated_at_the_first_of_the_pair() -> None:
+    confirmed = [(w, r) for w, r, ok in responses_of(ex3().run(), "ex3") if ok]
+    assert confirmed[:4] == [("2024-04-01", "PR"), ("2024-05-01", "VGPR"),
+                             ("2024-06-03", "VGPR"), ("2024-07-01", "CR")]  # fmt: skip
+    confirmed = [(w, r) for w, r, ok in responses_of(ex4().run(), "ex4") if ok]
+    assert confirmed[:4] == [("2023-02-06", "PR"), ("2023-03-06", "PR"),
+                             ("2023-04-03", "VGPR"), ("2023-05-08", "CR")]  # fmt: skip
+
+
+def test_worked_example_baselines_and_confirmed_nadirs() -> None:
+    summary = all_examples().run().line_summary
+    rows = {(p, line): (baseline, nadir) for p, line, baseline, nadir in summary.select(
+        "patient_id", "line", "baseline", "nadir").rows()}  # fmt: skip
+    assert "involved chain κ, dFLC 1240 mg/L" in rows[("ex3", 1)][0]
+    assert rows[("ex3", 1)][1] == "dFLC 2 mg/L"
+    assert rows[("ex5", 1)] == (
+        "serum M-protein 4.2 g/dL (2023-01-27); urine M-protein 0 mg/24h (2023-01-27)",
+        "serum M-protein 0.3 g/dL",
+    )
+    assert rows[("ex8a", 1)][1] == rows[("ex8b", 1)][1] == "serum M-protein 0.3 g/dL"
+    assert rows[("ex1", 1)][1] == "serum M-protein 6 g/dL"
+    assert rows[("ex7", 2)][0].startswith("serum M-protein 1.6 g/dL (2023-12-18)")
+    assert rows[("ex7", 3)][0].startswith("serum M-protein 1.5 g/dL (2024-08-23)")

@@ -13,9 +13,12 @@ from imwg_cases import (
     Case,
     Row,
     d,
+    ex1,
     ex2,
     ex3,
     ex4,
+    ex5,
+    ex6,
     ex7,
     ex8a,
     flags_on,
@@ -283,3 +286,16 @@ def test_pathway_is_fixed_per_line_from_its_own_baseline() -> None:
         d("2024-03-01"),
         d("2024-04-01"),
     ]
+
+
+def test_ex1_ex6_ex8_time_point_responses() -> None:
+    assert _tp(ex1(), patient="ex1") == [
+        ("2024-02-01", "SD"), ("2024-03-01", "MR"), ("2024-04-01", "MR"),
+        ("2024-05-01", "PD"), ("2024-06-03", "PD"),
+    ]  # fmt: skip
+    assert _tp(ex6(), patient="ex6") == [("2024-02-05", "SD"), ("2024-03-04", "SD")]
+    ex8 = dict(_tp(ex8a(), patient="ex8a"))
+    assert ex8["2023-07-10"] == "PR"  # 0.7 from 3.5 is 80 %
+    assert ex8["2022-12-05"] == ex8["2023-01-09"] == "VGPR"  # 91.43 %
+    ex5_tp = dict(_tp(ex5(), patient="ex5"))
+    assert ex5_tp["2024-01-08"] == ex5_tp["2024-02-05"] == "VGPR"  # 92.86 %
