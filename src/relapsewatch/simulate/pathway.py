@@ -1,11 +1,12 @@
 """The line-by-line simulation: disease dynamics, lab visits, the care team's decisions.
 
 One loop over *lines* (never over patients): for every patient still followed, line ``k`` draws
-its regimen and its two-population parameters, lays out the lab visits from the line start,
+its regimen (:mod:`~relapsewatch.simulate.choice`) and its two-population parameters
+(:mod:`~relapsewatch.simulate.line_model`), lays out the lab visits from the line start,
 computes the noiseless truth (nadir, start of regrowth, IMWG progression) and what the care team
-sees (noisy, rounded, with missed visits), and decides when line ``k + 1`` starts: at the
-confirmed IMWG progression seen on the labs (or, for some, once a treat criterion also holds),
-at a clinical relapse, or after a toxicity switch. Deaths and loss to follow-up end the record.
+sees and decides (:mod:`~relapsewatch.simulate.care`): line ``k + 1`` starts at the confirmed
+IMWG progression seen on the labs (or, for some, once a treat criterion also holds), at a
+clinical relapse, or after a toxicity switch. Deaths and loss to follow-up end the record.
 """
 
 from __future__ import annotations
@@ -16,60 +17,39 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from relapsewatch.simulate.choice import (
-    AGENT_INDEX,
-    REFRACTORY_WINDOW_DAYS,
-    SCHEDULE_SLOTS,
-    History,
-    choose_plans,
-    schedule_plan,
+from relapsewatch.simulate.care import (
+    CLINICAL_FINDINGS,
+    CLINICAL_SHARES,
+    END_REASONS,
+    TREATMENT_TRIGGERS,
+    LineEnd,
+    between,
+    next_line,
+    record_courses,
+    scan_labs,
 )
-from relapsewatch.simulate.dynamics import (
-    P1_SERUM,
-    P3_FLC,
-    ProgressionRule,
-    TwoPopulation,
-    clearance_limited_rate,
-    first_time_at_or_above,
-)
-from relapsewatch.simulate.markers import measured_flc, measured_spep
+from relapsewatch.simulate.choice import SCHEDULE_SLOTS, History, choose_plans, schedule_plan
+from relapsewatch.simulate.dynamics import first_time_at_or_above
+from relapsewatch.simulate.line_model import draw_line_model, line_truth
 from relapsewatch.simulate.population import Patients
 from relapsewatch.simulate.randomness import CohortRandom
 from relapsewatch.simulate.regimens import PLANS
-from relapsewatch.simulate.scan import first_confirmed_rises
 from relapsewatch.simulate.settings import SimulationSettings
 
-__all__ = ["TREATMENT_TRIGGERS", "LineRecords", "Pathways", "simulate_pathways"]
+__all__ = [
+    "CLINICAL_FINDINGS",
+    "END_REASONS",
+    "TREATMENT_TRIGGERS",
+    "LineRecords",
+    "Pathways",
+    "simulate_pathways",
+]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
-#: Why the next line started (index = code in :class:`LineRecords`.trigger; 0 = it did not).
-TREATMENT_TRIGGERS = (
-    "none",
-    "confirmed_progression",
-    "treat_criterion",
-    "clinical_relapse",
-    "toxicity_switch",
-)
-#: Why a line ended.
-END_REASONS = ("next_line", "death", "lost_to_follow_up", "data_cutoff")
-#: Clinical relapse findings (Goldman-Mazur: about 40 % of relapses are clinical).
-CLINICAL_FINDINGS = ("clinical_relapse", "new_bone_lesion", "new_plasmacytoma")
-_CLINICAL_SHARES = np.array([0.5, 0.9])  # cumulative: 50 % adjudicated, 40 % bone, 10 % soft
-
-#: The care team's treat criteria for a biochemical relapse (IMWG; Freelite book ch. 18).
-TREAT_SERUM = ProgressionRule(
-    name="treat", source="IMWG treat criteria", absolute=1.0, relative=0.0
-)
-TREAT_FLC = ProgressionRule(
-    name="treat", source="IMWG treat criteria", absolute=200.0, relative=0.0
-)
-
 LINE_UNIFORMS = 16
-#: Fastest net growth of resistant cells (doubling in about 46 days; terminal disease).
-MAX_GROWTH_PER_DAY = 0.015
 LINE_NORMALS = 5
 
 
@@ -105,63 +85,12 @@ class Pathways:
     marker_noise: dict[str, FloatArray]  # the assay noise used for the marker
 
 
-def _between(low: float, high: float, u: FloatArray) -> FloatArray:
-    result: FloatArray = low + (high - low) * u
-    return result
-
-
 def _antibody_plans() -> BoolArray:
     antibodies = {"daratumumab", "isatuximab", "elotuzumab"}
     return np.array([bool(antibodies & set(p.drugs)) for p in PLANS])
 
 
-_PLAN_SHIFT = np.array([p.log10_fraction_shift for p in PLANS])
-_PLAN_KILL = np.array([p.kill_factor for p in PLANS])
 _PLAN_ANTIBODY = _antibody_plans()
-
-
-def observed_spep(
-    patients: Patients,
-    rows: IntArray,
-    marker: FloatArray,
-    noise: dict[str, FloatArray],
-    settings: SimulationSettings,
-) -> FloatArray:
-    """The SPEP value (g/dL) the care team reads: 0 below the floor or when no band is seen."""
-    spep, _ = measured_spep(
-        marker,
-        noise["spep"],
-        noise["detect"],
-        patients.spep_floor[rows][:, None],
-        sd_g_dl=settings.spep_sd_g_dl,
-        cv=settings.spep_cv,
-        visible_g_dl=settings.spep_band_visible_g_dl,
-        detect_sd=settings.detection_noise_sd,
-    )
-    return spep
-
-
-def observed_dflc(
-    patients: Patients,
-    rows: IntArray,
-    marker: FloatArray,
-    noise: dict[str, FloatArray],
-    settings: SimulationSettings,
-) -> FloatArray:
-    """The dFLC value (mg/L) the care team reads: involved minus uninvolved measured FLC."""
-    kappa = patients.kappa[rows][:, None]
-    normal_kappa = patients.normal_kappa[rows][:, None]
-    normal_lambda = patients.normal_lambda[rows][:, None]
-    measured_kappa = measured_flc(
-        normal_kappa + np.where(kappa, marker, 0.0), noise["kappa"], cv=settings.flc_cv
-    )
-    measured_lambda = measured_flc(
-        normal_lambda + np.where(kappa, 0.0, marker), noise["lambda"], cv=settings.flc_cv
-    )
-    result: FloatArray = np.maximum(
-        np.where(kappa, measured_kappa - measured_lambda, measured_lambda - measured_kappa), 0.0
-    )
-    return result
 
 
 def simulate_pathways(
@@ -214,6 +143,11 @@ def simulate_pathways(
         )
         / patients.marker_at_diagnosis,
     )
+    flc_offset = np.where(
+        patients.kappa,
+        patients.normal_kappa - patients.normal_lambda,
+        patients.normal_lambda - patients.normal_kappa,
+    )
     antibody_lines = np.zeros((count, settings.max_lines + 1), dtype=bool)
     records = LineRecords()
     rows_out = LineRecords()
@@ -245,71 +179,36 @@ def simulate_pathways(
             therapy_days[member] = sched.therapy_days
             schedules.append((int(p), member, sched))
 
-        # --- the line's disease dynamics ---------------------------------------------------
-        frailty = patients.frailty[rows]
-        log10_fraction = (
-            prof.log10_resistant_fraction_at(k)
-            + _PLAN_SHIFT[plan]
-            + prof.frailty_on_fraction * frailty
-            + prof.log10_resistant_fraction_sd * zr[:, 0]
+        # --- the line's disease dynamics and its noiseless truth ---------------------------
+        model = draw_line_model(
+            prof,
+            k,
+            plan,
+            frailty=patients.frailty[rows],
+            half_life=patients.half_life_days[rows],
+            level=level[rows],
+            burden=burden[rows],
+            therapy_days=therapy_days,
+            deep_u=ur[:, 14],
+            z=zr,
         )
-        deep_share = np.clip(prof.deep_response_share_at(k) * (1.0 - _PLAN_SHIFT[plan]), 0.0, 0.9)
-        deep = ur[:, 14] < deep_share
-        log10_fraction = np.where(
-            deep,
-            prof.deep_log10_resistant_fraction + prof.deep_log10_resistant_fraction_sd * zr[:, 4],
-            log10_fraction,
-        )
-        fraction = np.minimum(10.0**log10_fraction, 1.0)
-        growth = np.minimum(
-            prof.resistant_growth_at(k)
-            * np.exp(prof.frailty_on_growth * frailty + prof.resistant_growth_sd * zr[:, 1]),
-            MAX_GROWTH_PER_DAY,
-        )
-        kill = (
-            -prof.sensitive_kill_at(k)
-            * _PLAN_KILL[plan]
-            * np.exp(prof.sensitive_kill_sd * zr[:, 2])
-        )
-        regrowth = growth * np.exp(0.2 * zr[:, 3])
-        half_life = patients.half_life_days[rows]
-        paraprotein = TwoPopulation(
-            level[rows],
-            fraction,
-            growth,
-            clearance_limited_rate(kill, half_life),
-            regrowth,
-            therapy_days,
-        )
-        tumour = TwoPopulation(burden[rows], fraction, growth, kill, regrowth, therapy_days)
-
-        # --- truth: nadir, regrowth, IMWG progression on the noiseless series --------------
-        nadir_tau = paraprotein.minimum_time()
-        nadir = paraprotein.at(nadir_tau)
-        regrowth_tau = tumour.minimum_time()
-        light = patients.light_chain_only[rows]
-        offset = np.where(
-            patients.kappa[rows],
-            patients.normal_kappa[rows] - patients.normal_lambda[rows],
-            patients.normal_lambda[rows] - patients.normal_kappa[rows],
-        )
-        flc_nadir = np.maximum(offset + nadir, 0.0)
-        threshold = np.where(light, P3_FLC.threshold(flc_nadir) - offset, P1_SERUM.threshold(nadir))
         horizon = follow[rows] - s + 30.0  # per patient: never depends on the batch
-        imwg_tau = first_time_at_or_above(
-            paraprotein, threshold, after=nadir_tau, horizon_days=horizon
+        truth = line_truth(
+            model,
+            light_chain=patients.light_chain_only[rows],
+            flc_offset=flc_offset[rows],
+            horizon=horizon,
         )
-
-        clinical = (ur[:, 1] < settings.clinical_relapse_share) & np.isfinite(imwg_tau)
+        clinical = (ur[:, 1] < settings.clinical_relapse_share) & np.isfinite(truth.imwg_tau)
         clinical_tau = np.where(
             clinical,
-            np.floor(np.maximum(imwg_tau + _between(-45, 75, ur[:, 2]), nadir_tau + 28)),
+            np.floor(np.maximum(truth.imwg_tau + between(-45, 75, ur[:, 2]), truth.nadir_tau + 28)),
             np.inf,
         )
-        clinical_kind = np.searchsorted(_CLINICAL_SHARES, ur[:, 3], side="right")
+        clinical_kind = np.searchsorted(CLINICAL_SHARES, ur[:, 3], side="right")
         toxicity_tau = np.where(
             ur[:, 4] < settings.toxicity_switch_probability,
-            np.floor(_between(56, 365, ur[:, 5])),
+            np.floor(between(56, 365, ur[:, 5])),
             np.inf,
         )
         hazard = (
@@ -320,40 +219,34 @@ def simulate_pathways(
             / 365.25
         )
         other_death_tau = np.floor(-np.log1p(-ur[:, 6]) / hazard)
-        # untreated growth kills: death soon after the burden passes a lethal multiple of the
-        # burden at diagnosis (keeps the marker in the range real patients reach)
+        # untreated growth kills soon after the burden passes the lethal level
         lethal_tau = first_time_at_or_above(
-            tumour,
-            lethal_level[rows],
-            after=regrowth_tau,
-            horizon_days=horizon,
-        ) + np.floor(_between(0, 30, ur[:, 15]))
+            model.tumour, lethal_level[rows], after=truth.regrowth_tau, horizon_days=horizon
+        ) + np.floor(between(0, 30, ur[:, 15]))
         death_tau = np.minimum(other_death_tau, lethal_tau)
 
         # --- lab visits from the line start ------------------------------------------------
         first = int(baseline_visit[rows].min())
-        cols = column[first:]
-        rel = cols[None, :] - baseline_visit[rows][:, None]
+        rel = column[first:][None, :] - baseline_visit[rows][:, None]
         fresh = rel >= 0
-        sub_day = day[rows, first:]
         sub_day = np.where(
             fresh,
             s[:, None] + interval * rel + np.where(rel == 0, 0.0, jitter[rows, first:]),
-            sub_day,
+            day[rows, first:],
         )
         day[rows, first:] = sub_day
         tau = sub_day - s[:, None]
         sub_marker = np.where(
-            fresh, paraprotein.at(np.where(fresh, tau, 0.0)), marker[rows, first:]
+            fresh, model.paraprotein.at(np.where(fresh, tau, 0.0)), marker[rows, first:]
         )
         marker[rows, first:] = sub_marker
         for name, values in (
             ("start", s),
             ("level", burden[rows]),
-            ("fraction", fraction),
-            ("growth", growth),
-            ("rate", kill),
-            ("regrowth", regrowth),
+            ("fraction", model.fraction),
+            ("growth", model.growth),
+            ("rate", model.kill),
+            ("regrowth", model.regrowth),
             ("days", therapy_days),
         ):
             tumour_params[name][rows, k] = values
@@ -364,44 +257,26 @@ def simulate_pathways(
         # --- what the care team sees and when the next line starts -------------------------
         alive_until = np.minimum(exit_day[rows], s + death_tau)
         seen = fresh & ~missed[rows, first:] & (sub_day <= alive_until[:, None])
-        pd_event = np.full(rows.size, -1)
-        pd_confirm = np.full(rows.size, -1)
-        treat_confirm = np.full(rows.size, -1)
-        for group, rule, treat, reader in (
-            (~light, P1_SERUM, TREAT_SERUM, observed_spep),
-            (light, P3_FLC, TREAT_FLC, observed_dflc),
-        ):
-            members = np.nonzero(group)[0]
-            if members.size == 0:
-                continue
-            who = rows[members]
-            sub_noise = {name: grid[who, first:] for name, grid in noise.items()}
-            observed = reader(patients, who, sub_marker[members], sub_noise, settings)
-            readings = np.where(seen[members], observed, np.nan)
-            base_value = readings[np.arange(members.size), baseline_visit[who] - first]
-            (ev, cf), (_, tcf) = first_confirmed_rises(readings, base_value, (rule, treat))
-            pd_event[members], pd_confirm[members], treat_confirm[members] = ev, cf, tcf
-        index = np.arange(rows.size)
-        pd_day = np.where(pd_event >= 0, sub_day[index, np.maximum(pd_event, 0)], np.inf)
-        treat_now = (ur[:, 7] < settings.treat_at_confirmed_pd_share) | (
-            growth >= np.log(2.0) / settings.treat_doubling_days
+        scan = scan_labs(
+            patients,
+            rows,
+            seen=seen,
+            marker=sub_marker,
+            noise={name: grid[rows, first:] for name, grid in noise.items()},
+            baseline_column=baseline_visit[rows] - first,
+            settings=settings,
         )
-        trigger_visit = np.where(treat_now, pd_confirm, treat_confirm)
-        t_measured = np.where(
-            trigger_visit >= 0,
-            sub_day[index, np.maximum(trigger_visit, 0)] + np.floor(_between(7, 28, ur[:, 8])),
-            np.inf,
+        decision = next_line(
+            start=s,
+            visit_day=sub_day,
+            scan=scan,
+            growth=model.growth,
+            clinical_tau=clinical_tau,
+            toxicity_tau=toxicity_tau,
+            u=ur,
+            settings=settings,
         )
-        t_clinical = s + clinical_tau + np.floor(_between(3, 14, ur[:, 9]))
-        t_toxicity = s + toxicity_tau + np.floor(_between(7, 28, ur[:, 10]))
-        candidates = np.stack([t_measured, t_clinical, t_toxicity], axis=1)
-        t_next = candidates.min(axis=1)
-        trigger = np.where(np.isfinite(t_next), candidates.argmin(axis=1) + 1, 0)
-        trigger = np.where(
-            (trigger == 1) & ~treat_now, 2, np.where(trigger >= 2, trigger + 1, trigger)
-        )
-        progressed = (trigger >= 1) & (trigger <= 3)
-        progression_day = np.where(trigger == 3, s + clinical_tau, pd_day)
+        t_next, progressed = decision.day, decision.progressed
 
         last_line = k == settings.max_lines
         dies_at_progression = progressed & (
@@ -415,12 +290,12 @@ def simulate_pathways(
         line_death = np.where(
             death_line < t_next,
             death_line,
-            np.where(dies_at_progression, t_next + np.floor(_between(0, 120, ur[:, 12])), np.inf),
+            np.where(dies_at_progression, t_next + np.floor(between(0, 120, ur[:, 12])), np.inf),
         )
         death[rows] = line_death
         exit_day[rows] = np.minimum(exit_day[rows], line_death)
         exit_r = exit_day[rows]
-        continues = (t_next < exit_r) & ~dies_at_progression & ~last_line
+        continues = (t_next < exit_r) & ~dies_at_progression & (not last_line)
         line_stop = np.where(continues, t_next, exit_r)
         end_reason = np.where(
             continues,
@@ -431,32 +306,27 @@ def simulate_pathways(
         )
 
         # --- treatments rows and the history the next choice sees --------------------------
-        stop_gap = np.floor(_between(1, 10, ur[:, 13]))
+        end_of = LineEnd(
+            start=s,
+            continues=continues,
+            next_day=t_next,
+            stop_gap=np.floor(between(1, 10, ur[:, 13])),
+            death=line_death,
+            exit=exit_r,
+            stop=line_stop,
+            progressed=progressed,
+            progression_day=decision.progression_day,
+        )
         asct_day = np.full(rows.size, np.nan)
         for p, member, sched in schedules:
-            _emit_courses(
-                rows_out,
-                rows,
-                p,
-                member,
-                sched,
-                s,
-                continues,
-                t_next,
-                stop_gap,
-                line_death,
-                exit_r,
-                line_stop,
-                progressed,
-                progression_day,
-                history,
-                asct_day,
-            )
+            record_courses(rows_out, rows, p, member, sched, end_of, history, asct_day)
         history.progressed_on_last[rows] = progressed
         had_asct = ~np.isnan(asct_day)
         history.prior_asct[rows] |= had_asct
         history.asct_remission_days[rows] = np.where(
-            had_asct & progressed, progression_day - asct_day, history.asct_remission_days[rows]
+            had_asct & progressed,
+            decision.progression_day - asct_day,
+            history.asct_remission_days[rows],
         )
 
         records.add(
@@ -466,22 +336,22 @@ def simulate_pathways(
             start=s,
             level=level[rows],
             burden=burden[rows],
-            resistant_fraction=fraction,
-            deep=deep,
-            resistant_growth=growth,
-            sensitive_kill=kill,
-            paraprotein_rate=paraprotein.sensitive_rate,
-            regrowth=regrowth,
+            resistant_fraction=model.fraction,
+            deep=model.deep,
+            resistant_growth=model.growth,
+            sensitive_kill=model.kill,
+            paraprotein_rate=model.paraprotein.sensitive_rate,
+            regrowth=model.regrowth,
             therapy_days=therapy_days,
-            nadir_tau=nadir_tau,
-            nadir=nadir,
-            regrowth_tau=regrowth_tau,
-            imwg_tau=imwg_tau,
+            nadir_tau=truth.nadir_tau,
+            nadir=truth.nadir,
+            regrowth_tau=truth.regrowth_tau,
+            imwg_tau=truth.imwg_tau,
             clinical_tau=clinical_tau,
             clinical_kind=clinical_kind,
-            pd_day=pd_day,
-            trigger=np.where(continues, trigger, 0),
-            progression_trigger=np.where(progressed, trigger, 0),
+            pd_day=decision.measured_progression_day,
+            trigger=np.where(continues, decision.trigger, 0),
+            progression_trigger=np.where(progressed, decision.trigger, 0),
             next_start=np.where(continues, t_next, np.inf),
             line_stop=line_stop,
             end_reason=end_reason,
@@ -492,8 +362,8 @@ def simulate_pathways(
 
         # --- hand over to the next line -----------------------------------------------------
         elapsed = np.where(continues, t_next - s, 0.0)
-        level[rows] = paraprotein.at(elapsed)
-        burden[rows] = tumour.at(elapsed)
+        level[rows] = model.paraprotein.at(elapsed)
+        burden[rows] = model.tumour.at(elapsed)
         start[rows] = np.where(continues, t_next, np.inf)
         baseline_visit[rows] = first + (sub_day < t_next[:, None]).sum(axis=1)
         started[rows] = continues
@@ -513,69 +383,3 @@ def simulate_pathways(
         antibody_lines=antibody_lines,
         marker_noise=noise,
     )
-
-
-def _emit_courses(
-    out: LineRecords,
-    rows: IntArray,
-    plan: int,
-    member: IntArray,
-    sched: object,
-    s: FloatArray,
-    continues: BoolArray,
-    t_next: FloatArray,
-    stop_gap: FloatArray,
-    death: FloatArray,
-    exit_r: FloatArray,
-    line_stop: FloatArray,
-    progressed: BoolArray,
-    progression_day: FloatArray,
-    history: History,
-    asct_day: FloatArray,
-) -> None:
-    """Write one plan group's treatments rows and update exposure and refractoriness."""
-    from relapsewatch.simulate.choice import Schedule
-
-    assert isinstance(sched, Schedule)
-    courses = PLANS[plan].courses
-    m = member
-    begin = s[m][:, None] + sched.start
-    planned_end = s[m][:, None] + sched.end
-    stop = line_stop[m][:, None]
-    given = begin < stop
-    switch_end = (t_next[m] - stop_gap[m])[:, None]
-    end = np.where(continues[m][:, None], np.minimum(planned_end, switch_end), planned_end)
-    died = (death[m] <= exit_r[m])[:, None]
-    end = np.where(died, np.minimum(end, np.minimum(t_next[m], death[m])[:, None]), end)
-    end = np.where(end > exit_r[m][:, None], np.nan, end)  # ongoing at the last contact
-    end = np.where(np.isnan(end) | (end >= begin), end, begin)
-    for c, course in enumerate(courses):
-        keep = given[:, c]
-        if not keep.any():
-            continue
-        out.add(
-            row=rows[m[keep]],
-            plan=np.full(int(keep.sum()), plan),
-            course=np.full(int(keep.sum()), c),
-            start=begin[keep, c],
-            end=end[keep, c],
-        )
-        agent = AGENT_INDEX.get(course.therapy)
-        if course.therapy == "autologous_transplant":
-            asct_day[m[keep]] = begin[keep, c]
-        if agent is None:
-            continue
-        history.exposed[rows[m[keep]], agent] = True
-        last_dose = np.where(np.isnan(end[:, c]), np.inf, end[:, c])
-        window_end = (
-            np.maximum(last_dose, s[m] + sched.acting_end[:, c])
-            if course.persists is not None
-            else last_dose
-        )
-        refractory = (
-            keep
-            & progressed[m]
-            & (begin[:, c] <= progression_day[m])
-            & (window_end >= progression_day[m] - REFRACTORY_WINDOW_DAYS)
-        )
-        history.refractory[rows[m[refractory]], agent] = True
