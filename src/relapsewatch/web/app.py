@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from relapsewatch._version import __version__
 from relapsewatch.knowledge import load_support
 from relapsewatch.store.db import create_engine_for, make_session_factory
+from relapsewatch.web.page_cache import PageCache
 from relapsewatch.web.routers import (
     assets,
     health,
@@ -191,6 +192,9 @@ def create_app(
     app.state.templates = build_templates()
     app.state.support = load_support(settings.support_file)
     app.state.staging_root = _staging_root(settings)
+    app.state.page_cache = PageCache(
+        max_entries=settings.page_cache_entries, ttl_seconds=settings.page_cache_seconds
+    )
 
     for router in ROUTERS:
         app.include_router(router)

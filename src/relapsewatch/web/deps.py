@@ -1,8 +1,11 @@
 """Dependencies of the routes, as typed aliases (``SettingsDep``, ``SessionFactoryDep`` ...).
 
 Everything a route needs comes in through one of these, from what :func:`create_app` put on
-``app.state``; nothing is built at import time. The accounts issue adds its login and role
-dependencies next to these and to every router (see ``relapsewatch.web.app.ROUTERS``).
+``app.state``; nothing is built at import time. The ones that only read ``app.state`` are
+``async`` so FastAPI calls them directly instead of in its thread pool (measurably cheaper per
+request); the database session is a plain generator and runs in the pool. The accounts issue
+adds its login and role dependencies next to these and to every router (see
+``relapsewatch.web.app.ROUTERS``).
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from relapsewatch.knowledge import SupportDirectory
+from relapsewatch.web.page_cache import PageCache
 from relapsewatch.web.routers.assets import plotly_version
 from relapsewatch.web.settings import Region, WebSettings
 
 __all__ = [
     "PATIENT_ID_PATTERN",
+    "PageCacheDep",
     "PatientId",
     "RegionDep",
     "SessionDep",
@@ -36,27 +41,33 @@ __all__ = [
 PATIENT_ID_PATTERN = r"^[^/\\\x00-\x1f\x7f]{1,128}$"
 
 
-def get_settings(request: Request) -> WebSettings:
+async def get_settings(request: Request) -> WebSettings:
     settings: WebSettings = request.app.state.settings
     return settings
 
 
-def get_templates(request: Request) -> Jinja2Templates:
+async def get_templates(request: Request) -> Jinja2Templates:
     templates: Jinja2Templates = request.app.state.templates
     return templates
 
 
-def get_session_factory(request: Request) -> sessionmaker[Session]:
+async def get_session_factory(request: Request) -> sessionmaker[Session]:
     factory: sessionmaker[Session] = request.app.state.session_factory
     return factory
 
 
-def get_support(request: Request) -> SupportDirectory:
+async def get_support(request: Request) -> SupportDirectory:
     support: SupportDirectory = request.app.state.support
     return support
 
 
+async def get_page_cache(request: Request) -> PageCache:
+    cache: PageCache = request.app.state.page_cache
+    return cache
+
+
 SettingsDep = Annotated[WebSettings, Depends(get_settings)]
+PageCacheDep = Annotated[PageCache, Depends(get_page_cache)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 SupportDep = Annotated[SupportDirectory, Depends(get_support)]
@@ -66,7 +77,7 @@ PatientId = Annotated[
 ]
 
 
-def get_region(
+async def get_region(
     settings: SettingsDep,
     region: Annotated[Region | None, Query(description="england, eu or us")] = None,
 ) -> Region:

@@ -15,7 +15,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 import polars as pl
 from jinja2.utils import htmlsafe_json_dumps
@@ -120,7 +119,7 @@ def tests_had(measurements: pl.DataFrame) -> tuple[DetectionFloor, ...]:
 
 @dataclass(frozen=True)
 class ResidualPicture:
-    """The residual-disease figure, the floors it marks, and the person's own chart.
+    """The residual-disease figure and the floors of the tests the person has had.
 
     ``figure_json`` is the simulator's figure as HTML-safe JSON, ready for a
     ``<script type="application/json">`` block (built once per kind of picture and reused).
@@ -128,7 +127,6 @@ class ResidualPicture:
 
     floors: tuple[DetectionFloor, ...]
     figure_json: Markup | None
-    patient_chart: dict[str, Any] | None
     example_patient: str | None
 
 
@@ -233,7 +231,18 @@ def _figure_json(light_chain_disease: bool, floor_ids: tuple[str, ...]) -> Marku
         tickvals=[10.0**p for p in powers],
         ticktext=[_power_of_ten(p) for p in powers],
     )
-    return Markup(htmlsafe_json_dumps(json.loads(figure.to_json())))
+    spec = json.loads(figure.to_json())
+    # The "plotly_white" template spells out every trace type's defaults (most of the JSON);
+    # the few settings it gives this figure are set directly instead.
+    spec["layout"].pop("template", None)
+    spec["layout"].update(
+        paper_bgcolor="#ffffff",
+        plot_bgcolor="#ffffff",
+        font={"family": "system-ui, sans-serif", "size": 12, "color": "#1b1b1b"},
+    )
+    for axis in ("xaxis", "yaxis"):
+        spec["layout"].setdefault(axis, {}).update(gridcolor="#e5e5e5", zeroline=False)
+    return Markup(htmlsafe_json_dumps(spec))
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -252,7 +261,6 @@ def _power_of_ten(power: int) -> str:
 
 def residual_picture(
     measurements: pl.DataFrame,
-    patient_chart: dict[str, Any] | None,
     *,
     light_chain_disease: bool,
 ) -> ResidualPicture:
@@ -279,10 +287,9 @@ def residual_picture(
         # The packaged demo cohort is missing (a broken install): the page still shows the
         # person's own curve and what their tests can see.
         logger.warning("the demo cohort's truth tables could not be read; no residual picture")
-        return ResidualPicture(floors, None, patient_chart, None)
+        return ResidualPicture(floors, None, None)
     return ResidualPicture(
         floors=floors,
         figure_json=figure_json,
-        patient_chart=patient_chart,
         example_patient=example.patient_id,
     )

@@ -76,6 +76,16 @@ class WebSettings(BaseSettings):
         gt=0,
         description="How long an import preview can be applied before it expires.",
     )
+    page_cache_entries: int = Field(
+        default=256,
+        ge=0,
+        description="Rendered patient pages kept in memory (keyed by record version); 0 = off.",
+    )
+    page_cache_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a rendered patient page may be reused (same record version).",
+    )
     page_size: int = Field(default=50, gt=0, le=100, description="Patients per page in the list.")
     https: bool = Field(
         default=False,

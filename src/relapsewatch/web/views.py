@@ -135,19 +135,6 @@ def _confirmed_flags(responses: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _compact(chart: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The chart for a half-width box: bands without their labels, relapses still numbered."""
-    if chart is None:
-        return None
-    layout = dict(chart["layout"])
-    layout["annotations"] = [
-        a for a in layout["annotations"] if str(a.get("text", "")).startswith("Relapse")
-    ]
-    layout["margin"] = {"l": 56, "r": 12, "t": 24, "b": 40}
-    layout["showlegend"] = False
-    return {"data": chart["data"], "layout": layout}
-
-
 def _light_chain_disease(patients: pl.DataFrame, marker: str | None) -> bool:
     """Light-chain-only myeloma: no heavy chain, or followed by a free light chain."""
     heavy = patients.get_column("heavy_chain")[0] if "heavy_chain" in patients.columns else None
@@ -215,7 +202,6 @@ def course_page(
         care_team_decides=CARE_TEAM_DECIDES,
         residual=residual_picture(
             measurements,
-            _compact(chart),
             light_chain_disease=_light_chain_disease(tables.patients, marker),
         ),
     )

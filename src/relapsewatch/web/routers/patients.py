@@ -15,6 +15,7 @@ from relapsewatch.store.repository import (
     load_patient_tables,
 )
 from relapsewatch.web.deps import (
+    PageCacheDep,
     PatientId,
     RegionDep,
     SessionDep,
@@ -22,6 +23,7 @@ from relapsewatch.web.deps import (
     TemplatesDep,
     render,
 )
+from relapsewatch.web.page_cache import cached_response_body
 from relapsewatch.web.views import course_page
 
 __all__ = ["router"]
@@ -70,17 +72,31 @@ def patient_course(
     session: SessionDep,
     templates: TemplatesDep,
     region: RegionDep,
+    cache: PageCacheDep,
     scale: Annotated[Literal["linear", "log"], Query(description="Chart scale.")] = "linear",
 ) -> HTMLResponse:
     patient = get_patient(session, patient_id)
-    tables = load_patient_tables(session, patient_id) if patient is not None else None
-    if patient is None or tables is None:
+    if patient is None:
+        raise HTTPException(status_code=404)
+    key = (patient_id, patient.version, region, scale)
+    accepts = request.headers.get("accept-encoding", "")
+    cached = cache.get(key)
+    if cached is not None:
+        body, headers = cached_response_body(cached, accepts)
+        return HTMLResponse(body, headers=headers)
+    tables = load_patient_tables(session, patient_id)
+    if tables is None:
         raise HTTPException(status_code=404)
     course = load_course(session, patient_id)
     view = course_page(patient, tables, course, region=region, scale=scale)
-    return render(
+    page = render(
         request,
         templates,
         "patients/course.html",
         {"section": "patients", "page": view, "patient": patient},
     )
+    stored = cache.put(key, bytes(page.body))
+    if stored is None:
+        return page
+    body, headers = cached_response_body(stored, accepts)
+    return HTMLResponse(body, headers=headers)

@@ -24,6 +24,14 @@
       return;
     }
     var target = box.querySelector(".chart");
+    if (box.getAttribute("data-compact") === "true") {
+      // The same chart in a half-width box: bands without labels, relapses still numbered.
+      figure.layout.annotations = (figure.layout.annotations || []).filter(function (note) {
+        return String(note.text || "").indexOf("Relapse ") === 0;
+      });
+      figure.layout.showlegend = false;
+      figure.layout.margin = { l: 56, r: 12, t: 24, b: 40 };
+    }
     if (target.clientWidth < 640 && figure.layout.annotations) {
       // On a narrow screen long labels collide: keep "Line 2" and "R1" (the table below the
       // chart lists each line's treatment and each relapse in full).
