@@ -56,6 +56,7 @@ class Run:
     patients: int
     rows: int
     seconds: float
+    cpu_seconds: float
     peak_rss_mb: float
     load_before: float
     exit_code: int
@@ -75,7 +76,14 @@ def _measure(argv: list[str], what: str, patients: int, rows: int) -> Run:
     if code != 0 and proc.stderr is not None:
         sys.stderr.write(proc.stderr.read().decode(errors="replace")[-2000:])
     return Run(
-        what, patients, rows, round(seconds, 2), round(usage.ru_maxrss / 1024, 1), load, code
+        what,
+        patients,
+        rows,
+        round(seconds, 2),
+        round(usage.ru_utime + usage.ru_stime, 2),
+        round(usage.ru_maxrss / 1024, 1),
+        load,
+        code,
     )
 
 
@@ -141,9 +149,9 @@ def run_size(n: int, workdir: Path, batch_size: int | None) -> list[Run]:
 
 def table(runs: list[Run]) -> str:
     lines = [
-        "| patients | measurement rows | course (s) | course peak RSS (MB) | bare Polars (s) "
-        "| ratio | load before |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| patients | measurement rows | course wall (s) | course CPU (s) | course peak RSS (MB) "
+        "| bare Polars wall (s) | bare Polars CPU (s) | wall ratio | CPU ratio | load before |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     by_size: dict[int, dict[str, Run]] = {}
     for run in runs:
@@ -151,10 +159,11 @@ def table(runs: list[Run]) -> str:
     for n, pair in sorted(by_size.items()):
         course, base = pair["course"], pair["bare polars"]
         ratio = course.seconds / base.seconds if base.seconds else float("nan")
+        cpu_ratio = course.cpu_seconds / base.cpu_seconds if base.cpu_seconds else float("nan")
         lines.append(
-            f"| {n:,} | {course.rows:,} | {course.seconds:.1f} | "
-            f"{course.peak_rss_mb:,.0f} | {base.seconds:.1f} | {ratio:.1f}x | "
-            f"{course.load_before:.1f} |"
+            f"| {n:,} | {course.rows:,} | {course.seconds:.1f} | {course.cpu_seconds:.1f} | "
+            f"{course.peak_rss_mb:,.0f} | {base.seconds:.1f} | {base.cpu_seconds:.1f} | "
+            f"{ratio:.1f}x | {cpu_ratio:.1f}x | {course.load_before:.1f} |"
         )
     return "\n".join(lines)
 
