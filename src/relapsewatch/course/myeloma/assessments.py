@@ -609,7 +609,6 @@ def line_frame(
         starts, left_on="place", right_on="kstart", strategy="backward", check_sortedness=False
     ).drop("kstart")
     same_patient = owner.gather(placed["group"]) == placed["pid"]
-    placed = placed.filter(same_patient.fill_null(False)).with_columns(is_tail=pl.lit(False))
     trackable = assessments.with_row_index("arow").filter(
         pl.col("s").is_not_null() | pl.col("u").is_not_null() | pl.col("kappa").is_not_null()
         | pl.col("bmpc").is_not_null() | pl.col("imaging").is_not_null()
@@ -636,12 +635,16 @@ def line_frame(
     response_from = per_line["response_from"].gather(placed["group"])
     next_start = per_line["next_start_date"].gather(placed["group"])
     date_column = placed["date"]
-    keep = (date_column > response_from) & (
-        next_start.is_null()
-        | (date_column < next_start)
-        | (placed["imaging_only"] & (date_column == next_start))
+    keep = (
+        same_patient
+        & (date_column > response_from)
+        & (
+            next_start.is_null()
+            | (date_column < next_start)
+            | (placed["imaging_only"] & (date_column == next_start))
+        )
     )
-    placed = placed.filter(keep.fill_null(False))
+    placed = placed.filter(keep.fill_null(False)).with_columns(is_tail=pl.lit(False))
     order = pl.col("group").cast(pl.Int64) * (1 << _DAY_BITS) + (pl.col("akey") % (1 << 32))
     frame = (
         placed.with_columns(fkey=order)
