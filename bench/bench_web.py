@@ -2,16 +2,22 @@
 
 Builds (in a temporary folder) a SQLite database holding one patient with ten years of monthly
 results (serum M-protein, free light chains and ratio, calcium, creatinine, haemoglobin: 840
-results) over four lines of therapy with three relapses, plus ``--others`` filler patients, all
-imported through the repository so the course is derived and stored as in the app. Then it
-starts ``uvicorn`` in a separate process on loopback (``--workers`` processes) and runs
-``--clients`` concurrent clients (asyncio + httpx, keep-alive) that each request the patient
-page back to back until ``--requests`` have been made, after a warm-up. It prints the latency
-percentiles and throughput as a Markdown row, with the machine load before the run.
+results) over five lines of therapy, plus ``--others`` filler patients, all imported through the
+repository so the course is derived and stored as in the app. Then it starts ``uvicorn`` in a
+separate process on loopback (``--workers`` processes) and puts ``--clients`` concurrent
+clients (keep-alive, ``Accept-Encoding: gzip`` as browsers send) on the patient page:
+
+* ``--tool wrk`` (default when ``wrk`` is installed; Debian package ``wrk``): ``wrk -t2
+  -c CLIENTS -d SECONDS``, whose C client leaves the CPU to the server;
+* ``--tool python``: asyncio + httpx clients requesting back to back until ``--requests``.
+
+Two runs: the page as served (rendered pages reused while the record is unchanged), and with
+the page cache off (every request loads the record and renders the page). It also times one
+uncached render in-process. Figures are printed as Markdown rows with the machine load.
 
 Usage::
 
-    python -m bench.bench_web [--clients 20] [--requests 2000] [--workers 1] [--others 50]
+    python -m bench.bench_web [--clients 20] [--seconds 20] [--workers 1] [--tool wrk|python]
 
 Benchmarks are not tests: nothing here asserts a time. Record the figures in
 ``docs/benchmarks.md`` (web section) with the machine and the date.
@@ -25,12 +31,14 @@ import datetime as dt
 import math
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -44,16 +52,16 @@ from relapsewatch.store.repository import import_tables
 PATIENT = "BENCH-0001"
 SERVER = """
 import sys, uvicorn
-from relapsewatch.web import WebSettings, create_app
-settings = WebSettings(database_url=sys.argv[1])
-uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[2]),
-            log_level="warning", access_log=False, server_header=False)
-"""
-SERVER_FACTORY = """
-import sys, uvicorn
 uvicorn.run("bench.bench_web:_app_from_env", factory=True, host="127.0.0.1",
-            port=int(sys.argv[2]), workers=int(sys.argv[3]), log_level="warning",
+            port=int(sys.argv[1]), workers=int(sys.argv[2]), log_level="warning",
             access_log=False, server_header=False)
+"""
+WRK_P95 = """
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))
+end
 """
 
 
@@ -148,6 +156,19 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass
+class Result:
+    label: str
+    clients: int
+    requests: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int
+
+
 async def _client(
     http: httpx.AsyncClient, url: str, budget: list[int], latencies: list[float]
 ) -> None:
@@ -160,10 +181,11 @@ async def _client(
             raise SystemExit(f"GET {url} answered {answer.status_code}")
 
 
-async def load(url: str, *, clients: int, requests: int, warmup: int) -> tuple[list[float], float]:
+async def _python_load(url: str, clients: int, requests: int) -> tuple[list[float], float]:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-        await asyncio.gather(*(_client(http, url, [warmup // clients], []) for _ in range(clients)))
+    headers = {"Accept-Encoding": "gzip"}
+    async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as http:
+        await asyncio.gather(*(_client(http, url, [10], []) for _ in range(clients)))
         latencies: list[float] = []
         budget = [requests]
         started = time.perf_counter()
@@ -176,51 +198,131 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
+def run_load(label: str, url: str, args: argparse.Namespace) -> Result:
+    if args.tool == "wrk":
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(WRK_P95)
+        try:
+            out = subprocess.run(
+                [
+                    "wrk",
+                    "-t2",
+                    f"-c{args.clients}",
+                    f"-d{args.seconds}s",
+                    "-s",
+                    script.name,
+                    "-H",
+                    "Accept-Encoding: gzip",
+                    url,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        finally:
+            os.unlink(script.name)
+        line = next(x for x in out.splitlines() if x.startswith("RESULT"))
+        n, duration_us, p50, p95, p99, top, errors = (int(v) for v in line.split()[1:])
+        return Result(
+            label,
+            args.clients,
+            n,
+            duration_us / 1e6,
+            p50 / 1e3,
+            p95 / 1e3,
+            p99 / 1e3,
+            top / 1e3,
+            errors,
+        )
+    latencies, seconds = asyncio.run(_python_load(url, args.clients, args.requests))
+    ms = [x * 1000 for x in latencies]
+    return Result(
+        label,
+        args.clients,
+        len(ms),
+        seconds,
+        statistics.median(ms),
+        _percentile(ms, 0.95),
+        _percentile(ms, 0.99),
+        max(ms),
+        0,
+    )
+
+
+def _serve(url: str, workers: int, cache_entries: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "RELAPSEWATCH_DATABASE_URL": url,
+        "RELAPSEWATCH_PAGE_CACHE_ENTRIES": str(cache_entries),
+    }
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(workers)], env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    server.terminate()
+    raise SystemExit("the server did not start")
+
+
+def single_render_ms(page: str, times: int = 30) -> list[float]:
+    """One client, one request at a time (cache off): the cost of loading and rendering."""
+    with httpx.Client(timeout=30, headers={"Accept-Encoding": "gzip"}) as http:
+        http.get(page)
+        out = []
+        for _ in range(times):
+            started = time.perf_counter()
+            http.get(page).raise_for_status()
+            out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=20, help="wrk: length of each run")
+    parser.add_argument("--requests", type=int, default=2000, help="python: requests per run")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--others", type=int, default=50)
+    parser.add_argument(
+        "--tool", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python"
+    )
     args = parser.parse_args()
+    results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="bench-web-") as scratch:
         url = build_database(Path(scratch), args.others)
-        port = _free_port()
-        env = {**os.environ, "RELAPSEWATCH_DATABASE_URL": url}
-        code = SERVER if args.workers == 1 else SERVER_FACTORY
-        server = subprocess.Popen(
-            [sys.executable, "-c", code, url, str(port), str(args.workers)], env=env
+        for label, entries in (("as served (page cache on)", 256), ("page cache off", 0)):
+            server, base = _serve(url, args.workers, entries)
+            try:
+                page = f"{base}/patients/{PATIENT}"
+                size = len(httpx.get(page, timeout=30).content)
+                if entries == 0:
+                    single = single_render_ms(page)
+                load_before = os.getloadavg()[0]
+                results.append(run_load(label, page, args))
+                results[-1].label += f" (load before {load_before:.1f})"
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    print(
+        f"{dt.date.today()}, {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {args.tool}, {args.workers} uvicorn worker(s); "
+        f"patient page {size / 1000:.0f} kB uncompressed"
+    )
+    print(
+        f"One request at a time, cache off: median {statistics.median(single):.0f} ms, "
+        f"p95 {_percentile(single, 0.95):.0f} ms"
+    )
+    print("| run | clients | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r.label} | {r.clients} | {r.requests} | {r.requests / r.seconds:.0f} | "
+            f"{r.p50_ms:.0f} | {r.p95_ms:.0f} | {r.p99_ms:.0f} | {r.max_ms:.0f} | {r.errors} |"
         )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            page = f"{base}/patients/{PATIENT}"
-            size = len(httpx.get(page, timeout=30).content)
-            load_before = os.getloadavg()[0]
-            latencies, seconds = asyncio.run(
-                load(page, clients=args.clients, requests=args.requests, warmup=args.warmup)
-            )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    ms = [x * 1000 for x in latencies]
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; load before {load_before:.2f}; page {size / 1000:.0f} kB"
-    )
-    print("| clients | workers | requests | req/s | p50 ms | p95 ms | p99 ms | max ms |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(
-        f"| {args.clients} | {args.workers} | {len(ms)} | {len(ms) / seconds:.0f} | "
-        f"{statistics.median(ms):.0f} | {_percentile(ms, 0.95):.0f} | "
-        f"{_percentile(ms, 0.99):.0f} | {max(ms):.0f} |"
-    )
 
 
 if __name__ == "__main__":

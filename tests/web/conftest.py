@@ -11,6 +11,9 @@ The cohort (``tests/web/data/cohort``) has four patients written for these tests
 
 from __future__ import annotations
 
+import itertools
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from relapsewatch.store.repository import import_tables
 from relapsewatch.web import WebSettings, create_app
 
 COHORT = Path(__file__).parent / "data" / "cohort"
+_shared_numbers = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +67,46 @@ def app(settings: WebSettings, engine: Engine) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=True, follow_redirects=False) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module", params=("sqlite", "postgresql"))
+def shared_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Like the root ``database_url`` (same templates and server), but one per test module.
+
+    For modules whose tests only read: the cohort is imported and its courses derived once per
+    module and backend instead of once per test.
+    """
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path_factory.mktemp("web-shared") / "relapsewatch.sqlite3"
+        shutil.copyfile(template, target)
+        yield f"sqlite:///{target}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    template_name: str = request.getfixturevalue("postgres_template")
+    name = f"rw_web_{os.getpid()}_{next(_shared_numbers)}"
+    url: str = server.create_database(name, template=template_name)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def reader(
+    shared_database_url: str, cohort: CanonicalTables, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """A client on an app holding the test cohort, shared by the tests of a read-only module."""
+    bound = create_engine_for(shared_database_url)
+    upgrade_database(bound)
+    import_tables(make_session_factory(bound), cohort, source="tests/web/data/cohort")
+    settings = WebSettings(
+        database_url=shared_database_url, staging_dir=tmp_path_factory.mktemp("staging")
+    )
+    with TestClient(
+        create_app(settings, engine=bound), raise_server_exceptions=True, follow_redirects=False
+    ) as test_client:
+        yield test_client
+    bound.dispose()

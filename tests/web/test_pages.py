@@ -42,8 +42,8 @@ def _figure(html: str, block_id: str = "course-figure") -> dict[str, object]:
     return figure
 
 
-def test_patient_list_shows_each_patient_at_a_glance(client: TestClient) -> None:
-    page = client.get("/patients")
+def test_patient_list_shows_each_patient_at_a_glance(reader: TestClient) -> None:
+    page = reader.get("/patients")
     assert page.status_code == 200
     html = page.text
     for patient_id in ("W-LEN", "W-BTZ", "W-RISE", "W-NEW"):
@@ -54,23 +54,23 @@ def test_patient_list_shows_each_patient_at_a_glance(client: TestClient) -> None
     assert "3 August 2024" not in row and "1 August 2024" in row  # last result date
 
 
-def test_patient_list_flags_a_rise_not_yet_confirmed(client: TestClient) -> None:
-    html = client.get("/patients").text
+def test_patient_list_flags_a_rise_not_yet_confirmed(reader: TestClient) -> None:
+    html = reader.get("/patients").text
     rise_row = html[html.index('href="/patients/W-RISE"') :].split("</tr>")[0]
     len_row = html[html.index('href="/patients/W-LEN"') :].split("</tr>")[0]
     assert "Rise not yet confirmed" in rise_row
     assert "Rise not yet confirmed" not in len_row
 
 
-def test_patient_list_search_filters_by_id(client: TestClient) -> None:
-    html = client.get("/patients", params={"q": "len"}).text
+def test_patient_list_search_filters_by_id(reader: TestClient) -> None:
+    html = reader.get("/patients", params={"q": "len"}).text
     assert 'href="/patients/W-LEN"' in html
     assert 'href="/patients/W-BTZ"' not in html
     assert "1 patient match" in html
 
 
-def test_course_page_has_the_chart_with_bands_relapses_and_hover(client: TestClient) -> None:
-    page = client.get("/patients/W-LEN")
+def test_course_page_has_the_chart_with_bands_relapses_and_hover(reader: TestClient) -> None:
+    page = reader.get("/patients/W-LEN")
     assert page.status_code == 200
     figure = _figure(page.text)
     layout = figure["layout"]
@@ -88,23 +88,23 @@ def test_course_page_has_the_chart_with_bands_relapses_and_hover(client: TestCli
     assert layout["yaxis"]["type"] == "linear"
 
 
-def test_course_page_log_scale_on_request(client: TestClient) -> None:
-    figure = _figure(client.get("/patients/W-LEN", params={"scale": "log"}).text)
+def test_course_page_log_scale_on_request(reader: TestClient) -> None:
+    figure = _figure(reader.get("/patients/W-LEN", params={"scale": "log"}).text)
     layout = figure["layout"]
     assert isinstance(layout, dict)
     assert layout["yaxis"]["type"] == "log"
 
 
-def test_course_page_shows_a_rise_not_yet_confirmed_as_such(client: TestClient) -> None:
-    html = client.get("/patients/W-RISE").text
+def test_course_page_shows_a_rise_not_yet_confirmed_as_such(reader: TestClient) -> None:
+    html = reader.get("/patients/W-RISE").text
     names = [t["name"] for t in _figure(html)["data"]]  # type: ignore[union-attr]
     assert "Rise not yet confirmed" in names
     assert "Relapse (confirmed)" not in names
     assert "A second test is needed" in html
 
 
-def test_where_you_are_links_each_statement_to_its_evidence(client: TestClient) -> None:
-    html = client.get("/patients/W-LEN").text
+def test_where_you_are_links_each_statement_to_its_evidence(reader: TestClient) -> None:
+    html = reader.get("/patients/W-LEN").text
     section = html[html.index('id="where"') : html.index('id="why"')]
     statements = re.findall(r'href="#evidence-(\d+)"', section)
     assert statements, "no statement with an evidence link"
@@ -114,63 +114,63 @@ def test_where_you_are_links_each_statement_to_its_evidence(client: TestClient) 
     assert "lenalidomide" in section  # refractory evidence
 
 
-def test_key_information_matches_where_the_patient_is(client: TestClient) -> None:
-    assert "Your first relapse" in client.get("/patients/W-LEN").text
-    new = client.get("/patients/W-NEW").text
+def test_key_information_matches_where_the_patient_is(reader: TestClient) -> None:
+    assert "Your first relapse" in reader.get("/patients/W-LEN").text
+    new = reader.get("/patients/W-NEW").text
     info = new[new.index('id="key-information"') :]
     assert "Your first relapse" not in info
 
 
-def test_options_change_when_the_patient_is_lenalidomide_refractory(client: TestClient) -> None:
-    refractory = _option_outcomes(client.get("/patients/W-LEN").text)
-    naive = _option_outcomes(client.get("/patients/W-BTZ").text)
+def test_options_change_when_the_patient_is_lenalidomide_refractory(reader: TestClient) -> None:
+    refractory = _option_outcomes(reader.get("/patients/W-LEN").text)
+    naive = _option_outcomes(reader.get("/patients/W-BTZ").text)
     assert naive["drd"] in ("listed", "depends")
     assert refractory["drd"] == "not_listed"
-    html = client.get("/patients/W-LEN").text
+    html = reader.get("/patients/W-LEN").text
     card = html[html.index('data-option="drd"') :].split("</li>")[0]
     assert "lenalidomide" in card.lower()
     assert "Not listed because" in card
 
 
-def test_options_always_carry_the_care_team_sentence_and_review_date(client: TestClient) -> None:
+def test_options_always_carry_the_care_team_sentence_and_review_date(reader: TestClient) -> None:
     for patient_id in ("W-LEN", "W-BTZ", "W-NEW", "W-RISE"):
-        html = client.get(f"/patients/{patient_id}").text
+        html = reader.get(f"/patients/{patient_id}").text
         section = html[html.index('id="options"') : html.index('id="help"')]
         assert CARE_TEAM_DECIDES in section
-    html = client.get("/patients/W-LEN").text
+    html = reader.get("/patients/W-LEN").text
     card = html[html.index('data-option="dkd"') :].split("</li>")[0]
     assert "last checked on" in card
     assert "Reference and sources" in card
 
 
-def test_region_setting_changes_the_approval_wording(client: TestClient) -> None:
-    england = client.get("/patients/W-LEN", params={"region": "england"}).text
-    us = client.get("/patients/W-LEN", params={"region": "us"}).text
+def test_region_setting_changes_the_approval_wording(reader: TestClient) -> None:
+    england = reader.get("/patients/W-LEN", params={"region": "england"}).text
+    us = reader.get("/patients/W-LEN", params={"region": "us"}).text
     assert "NICE" in england
     assert "FDA" in us
-    assert client.get("/patients/W-LEN", params={"region": "mars"}).status_code == 422
+    assert reader.get("/patients/W-LEN", params={"region": "mars"}).status_code == 422
 
 
-def test_unknown_patient_is_a_404_page(client: TestClient) -> None:
-    page = client.get("/patients/NOBODY")
+def test_unknown_patient_is_a_404_page(reader: TestClient) -> None:
+    page = reader.get("/patients/NOBODY")
     assert page.status_code == 404
     assert "Page not found" in page.text
 
 
-def test_every_key_information_page_renders(client: TestClient) -> None:
+def test_every_key_information_page_renders(reader: TestClient) -> None:
     for page_id in INFO_PAGE_IDS:
-        page = client.get(f"/info/{page_id}")
+        page = reader.get(f"/info/{page_id}")
         assert page.status_code == 200, page_id
         assert "last checked on" in page.text
-    assert client.get("/info/not_a_page").status_code == 422
+    assert reader.get("/info/not_a_page").status_code == 422
 
 
-def test_help_pages_show_contacts_and_the_way_to_ask_a_question(client: TestClient) -> None:
-    help_page = client.get("/support").text
+def test_help_pages_show_contacts_and_the_way_to_ask_a_question(reader: TestClient) -> None:
+    help_page = reader.get("/support").text
     assert "Your specialist nurse" in help_page
     assert 'href="/support/ask"' in help_page
-    ask = client.get("/support/ask").text
+    ask = reader.get("/support/ask").text
     assert "Ask your specialist team a question" in ask
     assert "Your specialist nurse" in ask
-    community = client.get("/community").text
+    community = reader.get("/community").text
     assert "Groups" in community and "Events" in community

@@ -23,9 +23,9 @@ HTML_PAGES = (
 )
 
 
-def test_every_html_page_carries_the_security_headers_and_no_store(client: TestClient) -> None:
+def test_every_html_page_carries_the_security_headers_and_no_store(reader: TestClient) -> None:
     for path in HTML_PAGES:
-        page = client.get(path)
+        page = reader.get(path)
         assert page.headers["content-type"].startswith("text/html"), path
         csp = page.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in csp, path
@@ -39,9 +39,9 @@ def test_every_html_page_carries_the_security_headers_and_no_store(client: TestC
         assert page.headers["x-request-id"], path
 
 
-def test_no_inline_script_or_style_in_pages(client: TestClient) -> None:
+def test_no_inline_script_or_style_in_pages(reader: TestClient) -> None:
     for path in HTML_PAGES:
-        html = client.get(path).text
+        html = reader.get(path).text
         for start in range(len(html)):
             start = html.find("<script", start)
             if start < 0:
@@ -54,24 +54,24 @@ def test_no_inline_script_or_style_in_pages(client: TestClient) -> None:
 
 
 def test_static_assets_may_be_cached_and_plotly_is_served_from_the_package(
-    client: TestClient,
+    reader: TestClient,
 ) -> None:
-    css = client.get("/static/css/app.css")
+    css = reader.get("/static/css/app.css")
     assert css.status_code == 200
     assert css.headers["cache-control"] != "no-store"
     assert css.headers["x-content-type-options"] == "nosniff"
     version = plotly_version()
-    plotly = client.get(f"/assets/plotly-{version}.min.js", headers={"Accept-Encoding": "gzip"})
+    plotly = reader.get(f"/assets/plotly-{version}.min.js", headers={"Accept-Encoding": "gzip"})
     assert plotly.status_code == 200
     assert plotly.headers["content-encoding"] == "gzip"
     assert plotly.headers["content-type"].startswith("text/javascript")
     assert f"plotly.js v{version}" in plotly.text[:400]
-    again = client.get(
+    again = reader.get(
         f"/assets/plotly-{version}.min.js", headers={"If-None-Match": plotly.headers["etag"]}
     )
     assert again.status_code == 304
-    assert client.get("/assets/plotly-0.0.1.min.js").status_code == 404
-    page = client.get("/patients/W-LEN").text
+    assert reader.get("/assets/plotly-0.0.1.min.js").status_code == 404
+    page = reader.get("/patients/W-LEN").text
     assert f'src="/assets/plotly-{version}.min.js"' in page
 
 
@@ -80,3 +80,17 @@ def test_hsts_is_sent_only_when_served_over_tls() -> None:
         security_headers(https=True)
     )
     assert all(name != "Strict-Transport-Security" for name, _ in security_headers(https=False))
+
+
+def test_a_patient_page_is_sent_compressed_and_reused_until_the_record_changes(
+    reader: TestClient,
+) -> None:
+    first = reader.get("/patients/W-BTZ", headers={"Accept-Encoding": "gzip"})
+    again = reader.get("/patients/W-BTZ", headers={"Accept-Encoding": "gzip"})
+    assert first.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in first.headers["vary"].lower()
+    assert again.text == first.text
+    plain = reader.get("/patients/W-BTZ", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.text == first.text
+    assert again.headers["cache-control"] == "no-store"
