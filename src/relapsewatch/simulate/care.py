@@ -122,11 +122,16 @@ def scan_labs(
     seen: BoolArray,
     marker: FloatArray,
     noise: dict[str, FloatArray],
+    first: int,
     baseline_column: IntArray,
     settings: SimulationSettings,
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Visit indices of the first confirmed IMWG rise, its confirmation, and the confirmation
-    of the first treat criterion (``-1``: none), reading the labs the team actually has."""
+    of the first treat criterion (``-1``: none), reading the labs the team actually has.
+
+    ``seen`` and ``marker`` cover visits ``first:`` of ``rows``; ``noise`` is the batch's whole
+    assay-noise grid.
+    """
     light = patients.light_chain_only[rows]
     pd_event = np.full(rows.size, -1)
     pd_confirm = np.full(rows.size, -1)
@@ -143,7 +148,7 @@ def scan_labs(
             patients,
             who,
             marker[members],
-            {name: grid[members] for name, grid in noise.items()},
+            {name: grid[who, first:] for name, grid in noise.items()},
             settings,
         )
         readings = np.where(seen[members], observed, np.nan)

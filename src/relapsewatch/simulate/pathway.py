@@ -262,7 +262,8 @@ def simulate_pathways(
             rows,
             seen=seen,
             marker=sub_marker,
-            noise={name: grid[rows, first:] for name, grid in noise.items()},
+            noise=noise,
+            first=first,
             baseline_column=baseline_visit[rows] - first,
             settings=settings,
         )
