@@ -7,6 +7,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import polars as pl
 from fastapi.testclient import TestClient
 
 COHORT = Path(__file__).parent / "data" / "cohort"
@@ -154,3 +155,21 @@ def test_an_upload_over_the_size_limit_gets_413(client: TestClient) -> None:
     big = b"patient_id,disease,diagnosis_date\n" + b"P,myeloma,2024-01-01\n" * 120_000
     response = client.post("/import/preview", files=[("files", ("patients.csv", big, "text/csv"))])
     assert response.status_code == 413
+
+
+def test_parquet_tables_import_like_csv(client: TestClient) -> None:
+    def parquet(text: str) -> bytes:
+        buffer = io.BytesIO()
+        pl.read_csv(io.StringIO(text), infer_schema=False).write_parquet(buffer)
+        return buffer.getvalue()
+
+    files = [
+        ("files", ("patients.parquet", parquet(NEW_PATIENTS), "application/octet-stream")),
+        ("files", ("measurements.parquet", parquet(NEW_MEASUREMENTS), "application/octet-stream")),
+        ("files", ("treatments.csv", NEW_TREATMENTS.encode(), "text/csv")),
+    ]
+    preview = client.post("/import/preview", files=files)
+    assert preview.status_code == 200, preview.text
+    applied = client.post("/import/apply", data={"token": _token(preview.text)})
+    assert "The records were saved" in applied.text
+    assert client.get("/patients/W-IMP").status_code == 200
