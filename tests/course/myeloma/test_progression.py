@@ -213,3 +213,15 @@ def test_imaging_progression_on_the_day_a_new_line_starts_belongs_to_the_line_be
     result = case.run()
     assert result.progression.select("line", "date", "rule").rows() == [(1, d("2024-04-01"), "P5")]
     assert result.responses.filter(pl.col("line") == 2)["date"].to_list() == [d("2024-05-01")]
+
+
+def test_flc_pd_from_a_nadir_of_zero_reads_without_a_percentage() -> None:
+    rows: list[tuple[object, ...]] = []
+    for when, kappa in [("2024-01-01", 1010.0), ("2024-02-01", 10.0), ("2024-03-01", 9.0),
+                        ("2024-04-01", 150.0), ("2024-05-01", 160.0)]:  # fmt: skip
+        rows += [(when, "flc_kappa", kappa), (when, "flc_lambda", 10.0)]
+    result = Case(measurements(rows), lines(["2024-01-05"])).run()
+    assert result.progression.select("date", "rule").rows() == [(d("2024-04-01"), "P3")]
+    assert (
+        "dFLC) 0 -> 140 mg/L (+140 mg/L from nadir 0 mg/L" in result.progression["criterion"].item()
+    )

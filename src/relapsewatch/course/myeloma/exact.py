@@ -168,10 +168,15 @@ def format_percent(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
     """``part / whole × 100`` rounded to one decimal for display only (``"75"``, ``"16.7"``).
 
     Null when ``whole`` is 0.
+
+    >>> import polars as pl
+    >>> pl.DataFrame({"p": [1, 5], "w": [6, 0]}).select(format_percent(pl.col("p"), pl.col("w"))
+    ...     ).to_series().to_list()
+    ['16.7', None]
     """
-    tenths = (part.cast(pl.Float64) * 1000 / whole.cast(pl.Float64)).round(0).cast(pl.Int64)
-    text = format_micro(tenths * (MICRO // 10))
-    return pl.when(whole != 0).then(text)
+    ratio = pl.when(whole != 0).then(part.cast(pl.Float64) * 1000 / whole.cast(pl.Float64))
+    tenths = ratio.round(0).cast(pl.Int64)
+    return format_micro(tenths * (MICRO // 10))
 
 
 def symbol(op: Op) -> str:

@@ -88,10 +88,13 @@ def with_nadirs(frame: pl.DataFrame, *, config: MyelomaCourseConfig) -> pl.DataF
     expressions = []
     for value, (baseline, name) in NADIR_COLUMNS.items():
         mode: NadirMode = "raw_min" if value == "bmpc" else config.nadir_mode
-        if needed[value]:
-            expressions.append(nadir_in_force(value, baseline, mode=mode).alias(name))
-        else:
+        if not needed[value]:
             expressions.append(pl.lit(None, dtype=pl.Int64).alias(name))
+        elif frame[value].null_count() == frame.height:
+            # no measurement in any line: the nadir in force is the baseline
+            expressions.append(pl.col(baseline).alias(name))
+        else:
+            expressions.append(nadir_in_force(value, baseline, mode=mode).alias(name))
     frame = frame.with_columns(expressions)
     pathway = pl.col("pathway")
     tracked_value, tracked_nadir = (

@@ -106,22 +106,24 @@ def with_progression(
     """Confirm PD per C3 and find the first confirmed PD of each line.
 
     Needs the ``pd_P1`` … ``pd_P5`` columns and ``next_row`` (next evaluable assessment of the
-    line or its tail). Adds ``pd_next`` (the next assessment is PD against this nadir),
-    ``pd_confirmed``, ``pd_confirmed_date``, ``pd_confirmed_by`` (``next``, ``imaging``,
-    ``marrow``, ``death``, ``new_treatment``, ``absorbing`` for PD after the line's confirmed
-    PD, C4), ``death_date`` and ``progression_date`` (the first confirmed PD of the line, C5).
+    line or its tail). Adds ``pd_confirmed``, ``pd_confirmed_date``, ``pd_confirmed_by``
+    (``next``, ``imaging``, ``marrow``, ``death``, ``new_treatment``, ``absorbing`` for PD after
+    the line's confirmed PD, C4), ``death_date`` and ``progression_date`` (the first confirmed
+    PD of the line, C5). The decision is taken on the PD rows only (a small share of the rows).
     """
-    gathered = [
-        pl.col(c).gather(pl.col("next_row")).alias(f"next_{c}")
-        for c in ("s", "u", "dflc", "bmpc", "imaging", "date")
-    ]
-    frame = frame.with_columns(gathered)
-    pd_next = pd_criteria(PdInputs.next_against_own_nadir(), rules=rules)
-    frame = frame.with_columns(
-        pd_next=pl.any_horizontal(list(pd_next.values())) & pl.col("next_row").is_not_null(),
-        death_date=_deaths(findings, frame["pid"], config=config),
+    columns = ("row", "pid", "group", "date", "pathway", "next_row", "next_date",
+               "next_start_date", "pd_P4", "pd_P5", "s_nad", "u_nad", "d_nad", "b_nad")  # fmt: skip
+    pd_rows = frame.lazy().filter(pl.col("pd_any") & ~pl.col("is_tail")).select(columns).collect()
+    following = pd_rows["next_row"]
+    pd_rows = pd_rows.with_columns(
+        frame.get_column(c).gather(following).alias(f"next_{c}")
+        for c in ("s", "u", "dflc", "bmpc", "imaging")
     )
-    own = pl.col("pd_any") & ~pl.col("is_tail")
+    pd_next = pd_criteria(PdInputs.next_against_own_nadir(), rules=rules)
+    pd_rows = pd_rows.with_columns(
+        pd_next=pl.any_horizontal(list(pd_next.values())) & pl.col("next_row").is_not_null(),
+        death_date=_deaths(findings, pd_rows["pid"], config=config),
+    )
     no_next = pl.col("next_row").is_null()
     by_death = (
         no_next & pl.col("death_date").is_not_null() & (pl.col("death_date") >= pl.col("date"))
@@ -131,43 +133,43 @@ def with_progression(
         & (no_next | (pl.col("next_date") >= pl.col("next_start_date")))
     )
     confirmed_by = (
-        pl.when(~own)
-        .then(None)
-        .when(pl.col("pd_P5"))
-        .then(pl.lit("imaging"))
-        .when(pl.col("pd_next"))
-        .then(pl.lit("next"))
-        .when(pl.col("pd_P4"))
-        .then(pl.lit("marrow"))
-        .when(by_death)
-        .then(pl.lit("death"))
-        .when(by_new_treatment)
-        .then(pl.lit("new_treatment"))
+        pl.when(pl.col("pd_P5")).then(pl.lit("imaging"))
+        .when(pl.col("pd_next")).then(pl.lit("next"))
+        .when(pl.col("pd_P4")).then(pl.lit("marrow"))
+        .when(by_death).then(pl.lit("death"))
+        .when(by_new_treatment).then(pl.lit("new_treatment"))
+    )  # fmt: skip
+    pd_rows = pd_rows.with_columns(pd_confirmed_by=confirmed_by)
+    first = (
+        pd_rows.filter(pl.col("pd_confirmed_by").is_not_null())
+        .group_by("group")
+        .agg(progression_date=pl.col("date").min())
     )
-    frame = frame.with_columns(pd_confirmed_by=confirmed_by).with_columns(
-        pd_confirmed=pl.col("pd_confirmed_by").is_not_null(),
-        pd_confirmed_date=pl.when(pl.col("pd_confirmed_by") == "next")
-        .then("next_date")
-        .when(pl.col("pd_confirmed_by") == "death")
-        .then("death_date")
-        .when(pl.col("pd_confirmed_by") == "new_treatment")
-        .then("next_start_date")
-        .when(pl.col("pd_confirmed_by").is_not_null())
-        .then("date"),
-    )
-    frame = frame.with_columns(
-        segments.broadcast(
-            frame, pl.col("date").filter(pl.col("pd_confirmed")).min(), name="progression_date"
-        )
-    )
+    lookup = segments.nulls("progression_date", segments.index_size(frame["group"]), pl.Date)
+    if first.height:
+        lookup = lookup.scatter(first["group"], first["progression_date"])
+    pd_rows = pd_rows.with_columns(lookup.gather(pd_rows["group"]))
     # C4: after the line's confirmed PD, PD is absorbing; later PD assessments stand as PD
-    absorbed = own & ~pl.col("pd_confirmed") & (pl.col("date") > pl.col("progression_date"))
-    absorbed = absorbed.fill_null(False)
+    absorbed = (
+        pl.col("pd_confirmed_by").is_null() & (pl.col("date") > pl.col("progression_date"))
+    ).fill_null(False)
+    pd_rows = pd_rows.with_columns(
+        pd_confirmed_by=pl.when(absorbed).then(pl.lit("absorbing")).otherwise("pd_confirmed_by")
+    ).with_columns(
+        pd_confirmed_date=pl.when(pl.col("pd_confirmed_by") == "next").then("next_date")
+        .when(pl.col("pd_confirmed_by") == "death").then("death_date")
+        .when(pl.col("pd_confirmed_by") == "new_treatment").then("next_start_date")
+        .when(pl.col("pd_confirmed_by").is_not_null()).then("date"),
+    )  # fmt: skip
+    size, at = frame.height, pd_rows["row"]
+    added = []
+    for name, dtype in (("pd_confirmed_by", pl.String), ("pd_confirmed_date", pl.Date),
+                        ("death_date", pl.Date)):  # fmt: skip
+        column = segments.nulls(name, size, dtype)
+        added.append(column.scatter(at, pd_rows[name]) if pd_rows.height else column)
     return frame.with_columns(
-        pd_confirmed_by=pl.when(absorbed).then(pl.lit("absorbing")).otherwise("pd_confirmed_by"),
-        pd_confirmed_date=pl.when(absorbed).then("date").otherwise("pd_confirmed_date"),
-        pd_confirmed=pl.col("pd_confirmed") | absorbed,
-    )
+        *added, lookup.gather(frame["group"]).alias("progression_date")
+    ).with_columns(pd_confirmed=pl.col("pd_confirmed_by").is_not_null())
 
 
 def _deaths(findings: pl.DataFrame, pid: pl.Series, *, config: MyelomaCourseConfig) -> pl.Series:
@@ -358,7 +360,7 @@ def progression_tables(
     ``rule`` lists the criteria that fired, e.g. ``P1`` or ``P1+P2``.
     """
     evidence = _evidence(rules)
-    candidates = frame.filter(
+    candidates = frame.lazy().filter(
         pl.col("pd_any")
         & ~pl.col("is_tail")
         & (pl.col("progression_date").is_null() | (pl.col("date") <= pl.col("progression_date")))
@@ -380,7 +382,7 @@ def progression_tables(
             ],
             separator="; ",
         ),
-    )
+    ).collect()
     confirmed = (
         described.filter(pl.col("pd_confirmed") & (pl.col("date") == pl.col("progression_date")))
         .select(

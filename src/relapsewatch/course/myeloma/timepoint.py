@@ -84,12 +84,14 @@ def with_antibody_interference(
         .drop("pid")
     )
     candidates = (
-        frame.filter(
+        frame.lazy()
+        .filter(
             (pl.col("sife_plain") == POSITIVE)
             & pl.col("sife_dira").is_null()
             & pl.col("pid").is_in(igg_kappa.implode())
         )
         .select("row", "akey", "date")
+        .collect()
         .sort("akey")
         .join_asof(exposures, left_on="akey", right_on="exposure", strategy="backward",
                    check_sortedness=False)
@@ -184,8 +186,10 @@ def with_cr_marrow(
         days=config.marrow_cr_after_confirm_days
     )
     candidates = (
-        frame.filter((pl.col("uife") == NEGATIVE) & ~pl.col("is_tail"))
+        frame.lazy()
+        .filter((pl.col("uife") == NEGATIVE) & ~pl.col("is_tail"))
         .select("row", "pid", "start_date", window=day_key(pl.col("pid"), window_end))
+        .collect()
         .sort("window")
     )
     out = frame
