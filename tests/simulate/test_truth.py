@@ -43,6 +43,13 @@ def test_event_dates_fall_inside_their_line(cohort: VirtualCohort) -> None:
         assert dated.filter(pl.col(column) > pl.col("end_date")).height == 0, column
     progressed = lines.filter(pl.col("imwg_progression_date").is_not_null())
     assert (progressed["imwg_progression_date"] >= progressed["nadir_date"]).all()
+    both = lines.filter(
+        pl.col("imwg_progression_date").is_not_null()
+        & pl.col("imwg_progression_visit_date").is_not_null()
+    )
+    # at visit resolution the confirmed nadir can only be higher, so progression is never earlier
+    assert both.height > 0
+    assert (both["imwg_progression_visit_date"] >= both["imwg_progression_date"]).all()
 
 
 def test_imwg_date_is_the_first_day_the_noiseless_marker_meets_p1_or_p3(

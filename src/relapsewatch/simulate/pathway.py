@@ -29,11 +29,12 @@ from relapsewatch.simulate.care import (
     scan_labs,
 )
 from relapsewatch.simulate.choice import SCHEDULE_SLOTS, History, choose_plans, schedule_plan
-from relapsewatch.simulate.dynamics import first_time_at_or_above
+from relapsewatch.simulate.dynamics import P1_SERUM, P3_FLC, first_time_at_or_above
 from relapsewatch.simulate.line_model import draw_line_model, line_truth
 from relapsewatch.simulate.population import Patients
 from relapsewatch.simulate.randomness import CohortRandom
 from relapsewatch.simulate.regimens import PLANS
+from relapsewatch.simulate.scan import first_confirmed_rise
 from relapsewatch.simulate.settings import SimulationSettings
 
 __all__ = [
@@ -267,6 +268,29 @@ def simulate_pathways(
             baseline_column=baseline_visit[rows] - first,
             settings=settings,
         )
+        # the same rule on the noiseless marker at the visits that happened: the best any lab
+        # could do with this visit schedule (truth at visit resolution)
+        perfect = np.where(
+            patients.light_chain_only[rows][:, None],
+            np.maximum(flc_offset[rows][:, None] + sub_marker, 0.0),
+            sub_marker,
+        )
+        perfect = np.where(seen, perfect, np.nan)
+        perfect_event = np.full(rows.size, -1)
+        light_rows = patients.light_chain_only[rows]
+        base_column = baseline_visit[rows] - first
+        for group, rule in ((~light_rows, P1_SERUM), (light_rows, P3_FLC)):
+            members = np.nonzero(group)[0]
+            if members.size:
+                values = perfect[members]
+                perfect_event[members] = first_confirmed_rise(
+                    values, values[np.arange(members.size), base_column[members]], rule
+                )[0]
+        perfect_day = np.where(
+            perfect_event >= 0,
+            sub_day[np.arange(rows.size), np.maximum(perfect_event, 0)],
+            np.inf,
+        )
         decision = next_line(
             start=s,
             visit_day=sub_day,
@@ -348,6 +372,7 @@ def simulate_pathways(
             nadir=truth.nadir,
             regrowth_tau=truth.regrowth_tau,
             imwg_tau=truth.imwg_tau,
+            imwg_visit_day=perfect_day,
             clinical_tau=clinical_tau,
             clinical_kind=clinical_kind,
             pd_day=decision.measured_progression_day,

@@ -199,6 +199,7 @@ def truth_lines_frame(
     imwg = within(v["imwg_tau"])
     clinical = within(v["clinical_tau"])
     measured = np.where(v["pd_day"] <= stop, v["pd_day"], np.inf)
+    at_visits = np.where(v["imwg_visit_day"] <= stop, v["imwg_visit_day"], np.inf)
     light = patients.light_chain_only[row]
     plan = v["plan"].astype(np.int64)
     kinds = v["clinical_kind"].astype(np.int64)
@@ -230,6 +231,7 @@ def truth_lines_frame(
             "nadir_value": v["nadir"],
             "regrowth_start_date": _dates(base, within(v["regrowth_tau"])),
             "imwg_progression_date": _dates(base, imwg),
+            "imwg_progression_visit_date": _dates(base, at_visits),
             "clinical_relapse_date": _dates(base, clinical),
             "clinical_finding": _without(_lookup(CLINICAL_FINDINGS, kinds), ~np.isfinite(clinical)),
             "progression_date": _dates(base, np.minimum(imwg, clinical)),
