@@ -76,3 +76,25 @@ def test_a_write_failure_leaves_no_output_folder(
     with pytest.raises(OSError, match="disk full"):
         module.write_cohort(out, patients=2500, seed=1, batch_size=1000)
     assert not out.exists()
+
+
+def test_a_failure_on_the_last_block_is_reported_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relapsewatch.cli import simulate as module
+    from relapsewatch.io import TableWriter
+
+    original = TableWriter.write
+    calls = {"n": 0}
+
+    def fails_late(self: TableWriter, name: str, frame: object) -> None:
+        calls["n"] += 1
+        if calls["n"] > 6:  # the second (and last) block
+            raise OSError("disk full at the end")
+        original(self, name, frame)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(TableWriter, "write", fails_late)
+    out = tmp_path / "cohort"
+    with pytest.raises(OSError, match="at the end"):
+        module.write_cohort(out, patients=1500, seed=1, batch_size=1500)
+    assert not out.exists()

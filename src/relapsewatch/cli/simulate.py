@@ -22,8 +22,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from relapsewatch.cli.output import console, error_console
 from relapsewatch.errors import ConfigError
 from relapsewatch.io import TableWriter, staged_folder
-from relapsewatch.simulate import PROFILES, SimulationSettings, VirtualCohort, simulate_batches
-from relapsewatch.simulate.randomness import BLOCK_PATIENTS
+from relapsewatch.simulate import PROFILES, SimulationSettings, VirtualCohort
+from relapsewatch.simulate.cohort import SimulatedArrays, simulate_array_batches, to_cohort
 
 __all__ = ["simulate", "whole_blocks", "write_cohort"]
 
@@ -45,38 +45,43 @@ def write_cohort(
 ) -> None:
     """Simulate and stream a cohort into ``out`` (replaced only if everything succeeds).
 
-    One background thread writes finished blocks while the next batch is simulated (NumPy,
-    Polars and Arrow release the GIL for their heavy work); blocks are written strictly in
-    order, so the files are the same as with a single thread.
+    Two stages run at once: this thread simulates batch ``n + 1`` (NumPy) while a writer thread
+    turns batch ``n`` into frames and writes it block by block (Polars and Arrow; both release
+    the GIL). Blocks are written strictly in order, so the files are the same as with one thread.
     """
     task = progress.add_task("simulate", total=patients) if progress is not None else None
-    blocks_per_batch = -(-batch_size // BLOCK_PATIENTS) + 1
-    queue: Queue[VirtualCohort | None] = Queue(maxsize=blocks_per_batch)
+    queue: Queue[SimulatedArrays | None] = Queue(maxsize=1)
     failure: list[BaseException] = []
 
     with staged_folder(out) as staging, TableWriter(staging, format=format) as writer:  # type: ignore[arg-type]
+        ended: list[bool] = []
+
+        def batches() -> Iterator[VirtualCohort]:
+            while (arrays := queue.get()) is not None:
+                yield to_cohort(arrays)
+            ended.append(True)
 
         def drain() -> None:
-            while (block := queue.get()) is not None:
-                if failure:
-                    continue  # keep emptying the queue so the producer never blocks
-                try:
+            try:
+                for block in whole_blocks(batches()):
                     for name, frame in block.all_tables().items():
                         writer.write(name, frame)
-                except BaseException as exc:  # handed to the main thread below
-                    failure.append(exc)
+            except BaseException as exc:  # handed to the main thread below
+                failure.append(exc)
+                while not ended and queue.get() is not None:  # unblock the producer
+                    pass
 
         thread = Thread(target=drain, name="relapsewatch-writer", daemon=True)
         thread.start()
         done = 0
         try:
-            for block in whole_blocks(
-                simulate_batches(patients, seed=seed, batch_size=batch_size, settings=settings)
+            for arrays in simulate_array_batches(
+                patients, seed=seed, batch_size=batch_size, settings=settings
             ):
                 if failure:
                     break
-                queue.put(block)
-                done += block.patients.height
+                queue.put(arrays)
+                done += arrays.patients.count
                 if progress is not None and task is not None:
                     progress.update(task, completed=done)
         finally:

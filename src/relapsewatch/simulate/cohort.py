@@ -20,9 +20,9 @@ import numpy as np
 import polars as pl
 
 from relapsewatch.errors import ConfigError
-from relapsewatch.simulate.assays import lab_rows
-from relapsewatch.simulate.pathway import simulate_pathways
-from relapsewatch.simulate.population import draw_patients
+from relapsewatch.simulate.assays import LabRows, lab_rows
+from relapsewatch.simulate.pathway import Pathways, simulate_pathways
+from relapsewatch.simulate.population import Patients, draw_patients
 from relapsewatch.simulate.randomness import BLOCK_PATIENTS, CohortRandom
 from relapsewatch.simulate.settings import SimulationSettings
 from relapsewatch.simulate.tables import (
@@ -124,22 +124,69 @@ class VirtualCohort:
         )
 
 
-def _simulate_range(
+@dataclass(frozen=True, slots=True)
+class SimulatedArrays:
+    """A simulated batch before it becomes frames (NumPy arrays; see :func:`to_cohort`).
+
+    Splitting the two steps lets a writer build the frames of one batch on another thread
+    while the next batch is simulated.
+    """
+
+    patients: Patients
+    paths: Pathways
+    labs: LabRows
+    settings: SimulationSettings
+
+
+def simulate_arrays(
     seed: int, start: int, stop: int, settings: SimulationSettings
-) -> VirtualCohort:
+) -> SimulatedArrays:
+    """Simulate patients ``start .. stop - 1`` of the cohort seeded with ``seed``."""
     rnd = CohortRandom(seed, start, stop)
     patients = draw_patients(rnd, start, settings)
     paths = simulate_pathways(patients, rnd, settings)
     labs = lab_rows(patients, paths, rnd, settings)
+    return SimulatedArrays(patients=patients, paths=paths, labs=labs, settings=settings)
+
+
+def to_cohort(arrays: SimulatedArrays) -> VirtualCohort:
+    """The frames of a simulated batch."""
+    patients, paths = arrays.patients, arrays.paths
     ids = patient_ids(patients.index)
     return VirtualCohort(
         patients=patients_frame(patients, ids),
-        measurements=measurements_frame(patients, ids, labs),
+        measurements=measurements_frame(patients, ids, arrays.labs),
         treatments=treatments_frame(patients, ids, paths),
         findings=findings_frame(patients, ids, paths),
         truth_patients=truth_patients_frame(patients, ids, paths),
-        truth_lines=truth_lines_frame(patients, ids, paths, settings),
+        truth_lines=truth_lines_frame(patients, ids, paths, arrays.settings),
     )
+
+
+def _simulate_range(
+    seed: int, start: int, stop: int, settings: SimulationSettings
+) -> VirtualCohort:
+    return to_cohort(simulate_arrays(seed, start, stop, settings))
+
+
+def simulate_array_batches(
+    patients: int,
+    *,
+    seed: int,
+    batch_size: int = 20_000,
+    settings: SimulationSettings | None = None,
+) -> Iterator[SimulatedArrays]:
+    """Like :func:`simulate_batches`, but yields the arrays (turn them into frames with
+    :func:`to_cohort`, possibly on another thread)."""
+    if patients < 1:
+        raise ConfigError(f"`patients` must be at least 1, got {patients}")
+    if batch_size < 1:
+        raise ConfigError(f"`batch_size` must be at least 1, got {batch_size}")
+    if seed < 0:
+        raise ConfigError(f"`seed` must be a non-negative integer, got {seed}")
+    chosen = settings or SimulationSettings()
+    for start in range(0, patients, batch_size):
+        yield simulate_arrays(seed, start, min(start + batch_size, patients), chosen)
 
 
 def simulate_batches(
@@ -165,15 +212,10 @@ def simulate_batches(
     settings:
         Simulator settings; the default is the calibrated ``modern_2025`` cohort.
     """
-    if patients < 1:
-        raise ConfigError(f"`patients` must be at least 1, got {patients}")
-    if batch_size < 1:
-        raise ConfigError(f"`batch_size` must be at least 1, got {batch_size}")
-    if seed < 0:
-        raise ConfigError(f"`seed` must be a non-negative integer, got {seed}")
-    chosen = settings or SimulationSettings()
-    for start in range(0, patients, batch_size):
-        yield _simulate_range(seed, start, min(start + batch_size, patients), chosen)
+    for arrays in simulate_array_batches(
+        patients, seed=seed, batch_size=batch_size, settings=settings
+    ):
+        yield to_cohort(arrays)
 
 
 def simulate_cohort(
