@@ -49,6 +49,7 @@ __all__ = [
     "DERIVED_FRAMES",
     "DETAIL_FRAMES",
     "CourseRecord",
+    "course_input_digest",
     "engine_version",
     "load_stored_course",
     "recompute",
@@ -85,6 +86,11 @@ class CourseRecord:
     input_digest: str
     course_digest: str
     frames: dict[str, pl.DataFrame]
+
+
+def course_input_digest(rows_digest: str, as_of: dt.date) -> str:
+    """The input digest stored with a course: the patient's stored rows and ``records_as_of``."""
+    return hashlib.sha256(f"{rows_digest}as_of:{as_of}".encode()).hexdigest()
 
 
 def _as_of_by_patient(session: Session, ids: Sequence[str]) -> dict[str, dt.date]:
@@ -209,7 +215,7 @@ def recompute(
                 for row in encoded[name].get(pid, ()):
                     hasher.update(row.text.encode("utf-8") + b"\n")
             digest = hasher.hexdigest()
-            input_digest = hashlib.sha256(f"{digests[pid]}as_of:{day}".encode()).hexdigest()
+            input_digest = course_input_digest(digests[pid], day)
             before = stored.get(pid)
             if (
                 not force
