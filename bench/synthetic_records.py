@@ -64,8 +64,8 @@ def _patient_records(
             months_on_line += 1
         if not rising and months_on_line >= relapse_after:
             rising = rng.random() < 0.8
-        if rising:
-            m_protein *= rng.uniform(1.15, 1.4)
+        if rising:  # regrowth, capped so long follow-up stays within plausible lab values
+            m_protein = min(m_protein * rng.uniform(1.15, 1.4), 7.0)
         elif months_on_line > 0:
             target = baseline * nadir_fraction
             m_protein = max(target, m_protein * rng.uniform(0.45, 0.8))

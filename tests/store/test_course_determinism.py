@@ -104,8 +104,12 @@ def test_another_engine_configuration_is_a_new_version_and_changes_stored_course
     repo.import_tables(db_sessions, synthetic_tables(3, seed=803, prefix="V"), source="t")
     other = preset("parity-28-90")
     assert engine_version(other) != engine_version(preset("imwg2016"))
+    with db_sessions() as session:
+        assert repo.stale_courses(session) == []
+        stale = repo.stale_courses(session, config=other)
+    assert stale == ["V0000", "V0001", "V0002"]
     with write_session(db_sessions) as session:
-        result = repo.recompute_courses(session, ["V0000", "V0001", "V0002"], config=other)
+        result = repo.recompute_courses(session, stale, config=other)
     assert result.changed == 3
     with db_sessions() as session:
         versions = set(session.execute(select(PatientCourse.engine_version)).scalars())

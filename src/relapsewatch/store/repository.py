@@ -62,6 +62,7 @@ __all__ = [
     "load_patient_tables",
     "preview_import",
     "recompute_courses",
+    "stale_courses",
 ]
 
 #: ``progress(phase, rows_so_far)``; phases ``begin``, ``rows``, ``before_commit``, ``committed``.
@@ -436,3 +437,19 @@ def recompute_courses(
     """
     recomputed, changed = courses.recompute(session, patient_ids, config=config, force=force)
     return RecomputeResult(recomputed=recomputed, changed=changed)
+
+
+def stale_courses(session: Session, *, config: MyelomaCourseConfig | None = None) -> list[str]:
+    """Patients whose stored course is missing or was derived by another engine version.
+
+    After an upgrade of relapsewatch (or a change of engine settings), pass these to
+    :func:`recompute_courses` so every stored course is again what this version derives.
+    """
+    version = courses.engine_version(config or MyelomaCourseConfig())
+    query = (
+        select(Patient.patient_id)
+        .outerjoin(PatientCourse, PatientCourse.patient_id == Patient.patient_id)
+        .where((PatientCourse.engine_version.is_(None)) | (PatientCourse.engine_version != version))
+        .order_by(Patient.patient_id)
+    )
+    return list(session.execute(query).scalars())
