@@ -224,9 +224,12 @@ class PatientBatches:
             else:
                 frame = frame.with_columns(pl.lit(0, pl.Int32).alias(_BATCH))
             try:
+                # Temporary parts are read once, right away: no compression, no statistics.
                 frame.sink_parquet(
                     pl.PartitionBy(self._tmp / "raw" / name, key=_BATCH, include_key=False),
                     mkdir=True,
+                    compression="uncompressed",
+                    statistics=False,
                 )
             except (
                 pl.exceptions.PolarsError,
@@ -269,7 +272,9 @@ class PatientBatches:
             out = self._tmp / "canonical" / str(index)
             out.mkdir(parents=True)
             for name, frame in tables.as_dict().items():
-                frame.write_parquet(out / f"{name}.parquet", compression="lz4", statistics=False)
+                frame.write_parquet(
+                    out / f"{name}.parquet", compression="uncompressed", statistics=False
+                )
             cutoff = cutoff_of(tables)
             if cutoff is not None:
                 cutoffs.append(cutoff)
