@@ -203,18 +203,12 @@ def run_load(label: str, url: str, args: argparse.Namespace) -> Result:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(WRK_P95)
         try:
+            common = ["wrk", "-t2", f"-c{args.clients}", "--timeout", "30s"]
+            common += ["-H", "Accept-Encoding: gzip"]
+            # Warm-up: every worker process renders and caches the page once.
+            subprocess.run([*common, "-d3s", url], capture_output=True, check=True)
             out = subprocess.run(
-                [
-                    "wrk",
-                    "-t2",
-                    f"-c{args.clients}",
-                    f"-d{args.seconds}s",
-                    "-s",
-                    script.name,
-                    "-H",
-                    "Accept-Encoding: gzip",
-                    url,
-                ],
+                [*common, f"-d{args.seconds}s", "-s", script.name, url],
                 capture_output=True,
                 text=True,
                 check=True,
