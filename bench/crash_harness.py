@@ -124,10 +124,11 @@ def plan_kills(runs: int, *, seed: int, backend: str) -> list[KillPlan]:
             plan = KillPlan(rng.choice(["begin", "rows", "before_commit"]), running=True)
         else:
             plan = KillPlan("none")
+        # Backend kills and server crashes each cost a crash recovery (seconds): a few per 100.
         if backend == "postgresql" and plan.phase != "none":
-            if i % 25 == 7:
+            if i % 40 == 7:
                 plan = KillPlan(plan.phase, plan.occurrence, "server", plan.running)
-            elif i % 10 == 3:
+            elif i % 16 == 3:
                 plan = KillPlan(plan.phase, plan.occurrence, "backend", plan.running)
         plans.append(plan)
     return plans
