@@ -10,6 +10,7 @@ folder, their courses are derived, and the app binds to loopback only.
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
 import tempfile
 import time
@@ -74,6 +75,15 @@ def serve(
             "SQLite file relapsewatch.db here). Not used with --demo.",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=16,
+            help="Worker processes (2 on a two-core machine serves many readers faster; each "
+            "builds the app from the same settings).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the relapse companion web app and print its address."""
     if demo and not _is_loopback(host):
@@ -106,13 +116,22 @@ def serve(
             settings = base.model_copy(update={"database_url": database_url or base.database_url})
             engine = create_engine_for(settings.database_url)
             upgrade_database(engine)
-        app = create_app(settings, engine=engine)
         console.print(
             f"relapsewatch is running at {_address(host, port)} (press Ctrl+C to stop).",
             markup=False,
         )
+        if workers > 1:
+            # Each worker process builds its own app from the environment (the settings are
+            # read there by WebSettings()), so the chosen database and demo label go with them.
+            engine.dispose()
+            os.environ["RELAPSEWATCH_DATABASE_URL"] = settings.database_url
+            os.environ["RELAPSEWATCH_DEMO"] = "true" if settings.demo else "false"
         uvicorn.run(
-            app,
+            create_app(settings, engine=engine)
+            if workers == 1
+            else "relapsewatch.web.app:create_app",
+            factory=workers > 1,
+            workers=workers,
             host=host,
             port=port,
             server_header=False,
