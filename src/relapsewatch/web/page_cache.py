@@ -41,7 +41,7 @@ class PageCache:
     """Least-recently-used, time-limited, thread-safe map from a key to a rendered page.
 
     >>> cache = PageCache(max_entries=2, ttl_seconds=60)
-    >>> cache.put(("P1", 3, "england", "linear"), b"<html>")
+    >>> _ = cache.put(("P1", 3, "england", "linear"), b"<html>")
     >>> cache.get(("P1", 3, "england", "linear")).plain
     b'<html>'
     >>> cache.get(("P1", 4, "england", "linear")) is None
