@@ -14,7 +14,6 @@ from relapsewatch.store.db import create_engine_for
 from relapsewatch.store.models import Base
 from relapsewatch.store.settings import database_url
 
-config = context.config
 target_metadata = Base.metadata
 
 
@@ -41,7 +40,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
+    connection = context.config.attributes.get("connection")
     if connection is not None:
         _configure(connection)
         return
@@ -54,7 +53,10 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
-if context.is_offline_mode():
-    run_migrations_offline()
-else:
-    run_migrations_online()
+# Alembic provides ``context.config`` only while it runs this script; importing the module
+# elsewhere (e.g. doctest collection) does nothing.
+if hasattr(context, "config"):
+    if context.is_offline_mode():
+        run_migrations_offline()
+    else:
+        run_migrations_online()
