@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from relapsewatch import schema
@@ -90,9 +90,14 @@ def _conflicts(prepared: PreparedRows, stored: Mapping[str, Mapping[str, Any]]) 
     return problems
 
 
-def plan_import(session: Session, tables: CanonicalTables) -> ImportPlan:
-    """Compare canonical tables with the stored data: new patients, new rows, conflicts."""
-    prepared = prepare_rows(tables)
+def plan_import(
+    session: Session, tables: CanonicalTables, *, prepared: PreparedRows | None = None
+) -> ImportPlan:
+    """Compare canonical tables with the stored data: new patients, new rows, conflicts.
+
+    ``prepared`` (from :func:`prepare_rows`) can be computed beforehand, outside the write lock.
+    """
+    prepared = prepared or prepare_rows(tables)
     ids = prepared.patient_ids
     columns = ["patient_id", *_PATIENT_DETAILS, "version", "records_as_of"]
     stored: dict[str, dict[str, Any]] = {}
@@ -192,10 +197,11 @@ def run_import(
     report = progress or _quiet
     version = engine_version(config or MyelomaCourseConfig())
     cutoff = _cutoff(tables)
+    prepared = prepare_rows(tables)  # digests are pure work: done before taking the lock
     started = _now()
     with write_session(session_factory) as session:
         report("begin", 0)
-        plan = plan_import(session, tables)
+        plan = plan_import(session, tables, prepared=prepared)
         duplicate = session.execute(
             select(ImportBatch).where(ImportBatch.content_hash == plan.prepared.content_hash)
         ).scalar_one_or_none()
@@ -403,7 +409,7 @@ def run_entry(
             )
         )
         version = session.execute(
-            select(func.max(Patient.version)).where(Patient.patient_id == patient_id)
+            select(Patient.version).where(Patient.patient_id == patient_id)
         ).scalar_one()
     return {
         "patient_id": patient_id,
