@@ -155,6 +155,8 @@ def test_an_upload_over_the_size_limit_gets_413(client: TestClient) -> None:
     big = b"patient_id,disease,diagnosis_date\n" + b"P,myeloma,2024-01-01\n" * 120_000
     response = client.post("/import/preview", files=[("files", ("patients.csv", big, "text/csv"))])
     assert response.status_code == 413
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
 
 
 def test_parquet_tables_import_like_csv(client: TestClient) -> None:

@@ -206,9 +206,11 @@ def create_app(
         return RedirectResponse(app.url_path_for("patients.list"), status_code=303)
 
     _install_error_pages(app)
+    # The last one added runs first: every response, a refused upload's 413 included, passes
+    # through the security headers, and every one carries a request id.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(
         SecurityHeadersMiddleware, https=settings.https, cacheable_prefixes=STATIC_PREFIXES
     )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app
