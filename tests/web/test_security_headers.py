@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from relapsewatch.web import WebSettings, create_app
 from relapsewatch.web.routers.assets import plotly_version
 from relapsewatch.web.security import security_headers
 
@@ -94,3 +96,20 @@ def test_a_patient_page_is_sent_compressed_and_reused_until_the_record_changes(
     assert "content-encoding" not in plain.headers
     assert plain.text == first.text
     assert again.headers["cache-control"] == "no-store"
+
+
+def test_a_server_error_is_a_plain_page_with_the_headers_and_no_trace(
+    settings: WebSettings, engine: Engine
+) -> None:
+    app = create_app(settings, engine=engine)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret detail W-LEN 1.9 g/dL")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        page = client.get("/boom")
+    assert page.status_code == 500
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-request-id"] in page.text
+    assert "secret detail" not in page.text and "Traceback" not in page.text

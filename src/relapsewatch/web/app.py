@@ -95,6 +95,46 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+class ServerErrorMiddleware:
+    """Turn an unhandled exception into the plain 500 page, inside the header middlewares.
+
+    Starlette's own handler for ``Exception`` runs outside every user middleware, so its
+    response would miss the security headers and the request id. This one sits inside them.
+    The error is logged without the request's data (it may hold patient details); the page
+    shows only the request id, never a stack trace.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            request = Request(scope)
+            logger.error(
+                "unhandled %s on %s %s (request %s)",
+                type(exc).__name__,
+                request.method,
+                request.url.path,
+                getattr(request.state, "request_id", ""),
+            )
+            if started:
+                raise
+            await _error_page(request, 500, None)(scope, receive, send)
+
+
 def _error_page(request: Request, status_code: int, detail: str | None) -> Response:
     templates = request.app.state.templates
     title = _ERROR_TITLES.get(status_code, "Something went wrong")
@@ -128,19 +168,6 @@ def _install_error_pages(app: FastAPI) -> None:
         fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()})
         detail = "Check " + ", ".join(f for f in fields if f) + "." if any(fields) else None
         return _error_page(request, 422, detail)
-
-    @app.exception_handler(Exception)
-    async def server_error(request: Request, exc: Exception) -> Response:
-        # Logged without the request's data (it may hold patient details); the page shows only
-        # the request id.
-        logger.error(
-            "unhandled %s on %s %s (request %s)",
-            type(exc).__name__,
-            request.method,
-            request.url.path,
-            getattr(request.state, "request_id", ""),
-        )
-        return _error_page(request, 500, None)
 
 
 def _staging_root(settings: WebSettings) -> Path:
@@ -208,6 +235,7 @@ def create_app(
     _install_error_pages(app)
     # The last one added runs first: every response, a refused upload's 413 included, passes
     # through the security headers, and every one carries a request id.
+    app.add_middleware(ServerErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(
         SecurityHeadersMiddleware, https=settings.https, cacheable_prefixes=STATIC_PREFIXES
