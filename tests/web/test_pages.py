@@ -9,9 +9,11 @@ import json
 import re
 from html.parser import HTMLParser
 
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from relapsewatch.knowledge import CARE_TEAM_DECIDES, INFO_PAGE_IDS
+from relapsewatch.web.app import ROUTERS
 
 
 class _Options(HTMLParser):
@@ -174,3 +176,19 @@ def test_help_pages_show_contacts_and_the_way_to_ask_a_question(reader: TestClie
     assert "Your specialist nurse" in ask
     community = reader.get("/community").text
     assert "Groups" in community and "Events" in community
+
+
+def test_the_site_root_leads_to_the_patient_list(reader: TestClient) -> None:
+    answer = reader.get("/")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/patients"
+
+
+def test_every_route_is_a_named_route_of_a_router() -> None:
+    """The accounts issue lists every route by name in its policy table."""
+    routes = [route for router in ROUTERS for route in router.routes]
+    assert all(isinstance(route, APIRoute) for route in routes)
+    names = [route.name for route in routes if isinstance(route, APIRoute)]
+    unqualified = [n for n in names if "." not in n and n not in ("home", "health")]
+    assert unqualified == []
+    assert len(names) == len(set(names))

@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relapsewatch._version import __version__
@@ -35,6 +35,7 @@ from relapsewatch.web.page_cache import PageCache
 from relapsewatch.web.routers import (
     assets,
     health,
+    home,
     imports,
     info,
     patients,
@@ -52,6 +53,7 @@ logger = logging.getLogger("relapsewatch.web")
 
 #: Every router of the app, one per resource.
 ROUTERS = (
+    home.router,
     patients.router,
     results.router,
     treatments.router,
@@ -227,10 +229,6 @@ def create_app(
         app.include_router(router)
     static = resources.files("relapsewatch.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-
-    @app.get("/", name="home", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse(app.url_path_for("patients.list"), status_code=303)
 
     _install_error_pages(app)
     # The last one added runs first: every response, a refused upload's 413 included, passes
