@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
+from typing import get_args
 
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from relapsewatch.knowledge import CARE_TEAM_DECIDES, INFO_PAGE_IDS
 from relapsewatch.web.app import ROUTERS
+from relapsewatch.web.routers.info import InfoPageId
 
 
 class _Options(HTMLParser):
@@ -192,3 +194,7 @@ def test_every_route_is_a_named_route_of_a_router() -> None:
     unqualified = [n for n in names if "." not in n and n not in ("home", "health")]
     assert unqualified == []
     assert len(names) == len(set(names))
+
+
+def test_the_info_route_accepts_exactly_the_knowledge_pages() -> None:
+    assert set(get_args(InfoPageId)) == set(INFO_PAGE_IDS)
