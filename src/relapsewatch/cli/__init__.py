@@ -14,6 +14,7 @@ import typer
 from relapsewatch._version import __version__
 from relapsewatch.cli.course import course
 from relapsewatch.cli.output import console, print_problems
+from relapsewatch.cli.simulate import simulate
 from relapsewatch.io import validate_folder
 
 __all__ = ["app", "main"]
@@ -76,6 +77,7 @@ def validate(
 
 
 app.command()(course)
+app.command()(simulate)
 
 
 def main() -> None:
