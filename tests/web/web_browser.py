@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import BrowserContext, Page, Playwright
@@ -149,6 +150,8 @@ def wait_for_charts(page: Page, count: int) -> None:
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
     """Serious and critical axe-core violations on the page (WCAG 2.1 A/AA rules)."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (make unit does) to install axe-core")
     page.add_script_tag(path=str(AXE))
     found = page.evaluate(
         """async () => {
