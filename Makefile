@@ -19,7 +19,7 @@ $(SYSDEPS): scripts/install-system-deps $(STAMP)
 	touch $(SYSDEPS)
 
 demo: $(STAMP)
-	$(BIN)/relapsewatch validate examples/valid
+	$(BIN)/relapsewatch serve --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -13,7 +13,9 @@ import typer
 
 from relapsewatch._version import __version__
 from relapsewatch.cli.course import course
+from relapsewatch.cli.importer import db_upgrade, import_
 from relapsewatch.cli.output import console, print_problems
+from relapsewatch.cli.serve import serve
 from relapsewatch.cli.simulate import simulate
 from relapsewatch.io import validate_folder
 
@@ -78,6 +80,12 @@ def validate(
 
 app.command()(course)
 app.command()(simulate)
+app.command()(serve)
+app.command(name="import")(import_)
+
+db_app = typer.Typer(help="The app database.", no_args_is_help=True)
+db_app.command(name="upgrade")(db_upgrade)
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:
