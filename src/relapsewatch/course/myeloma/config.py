@@ -164,6 +164,4 @@ def preset(name: str) -> MyelomaCourseConfig:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ConfigError(
-            f"`config` must be one of {', '.join(PRESETS)}, got {name!r}"
-        ) from None
+        raise ConfigError(f"`config` must be one of {', '.join(PRESETS)}, got {name!r}") from None
