@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSDEPS := $(VENV)/.system-deps
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ unit: $(STAMP) $(SYSDEPS) $(NODE_DEPS)
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit
+
+# Refresh docs/screenshots from the browser tests (test runs otherwise leave tracked files alone).
+screenshots: $(STAMP) $(SYSDEPS)
+	RELAPSEWATCH_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider tests/web/test_browser.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
