@@ -4,10 +4,9 @@
 split by patient:
 
 1. **Partition** (one streaming pass per table): every row gets its spreadsheet row number and the
-   batch of its patient (patients sorted by identifier, ``batch_size`` per batch, so a batch is a
-   range of identifiers), and is written to a temporary Parquet part of that batch. A row whose
-   patient is unknown lands in the batch of the identifier range it falls in, where the reference
-   check reports it.
+   batch of its patient (patients sorted by identifier, ``batch_size`` per batch), and is written
+   to a temporary Parquet part of that batch. Rows whose patient is unknown go to the first batch,
+   where the reference check reports them.
 2. **Validate**: each batch goes through the reader's own validation and normalisation
    (:func:`relapsewatch.io.normalise_tables`), so problems carry the original file, row and
    column. Every batch is checked before any is handed out: bad input fails as a whole with every
@@ -200,14 +199,6 @@ class PatientBatches:
     ) -> None:
         assert self._tmp is not None
         names = list(located)
-        # Patients are numbered in identifier order, so a batch is a range of identifiers: a
-        # binary search in the first identifier of each batch places every row (no join).
-        firsts = keys[_KEY].gather_every(self.batch_size)
-        batch_of = (
-            (pl.lit(firsts).search_sorted(pl.col(_KEY), side="right").cast(pl.Int32) - 1)
-            .clip(lower_bound=0)
-            .fill_null(0)
-        )
         for step, name in enumerate(names):
             self._progress("partitioning", step, len(names))
             table = located[name]
@@ -218,7 +209,10 @@ class PatientBatches:
                     frame.with_columns(
                         pl.col("patient_id").cast(pl.String).str.strip_chars().alias(_KEY)
                     )
-                    .with_columns(batch_of.alias(_BATCH))
+                    # A join streams (an expression over a literal series would not, and
+                    # would hold the whole table in memory).
+                    .join(keys.lazy(), on=_KEY, how="left")
+                    .with_columns(pl.col(_BATCH).fill_null(0))
                     .drop(_KEY)
                 )
             else:
