@@ -12,11 +12,11 @@ from typing import Annotated
 import typer
 
 from relapsewatch._version import __version__
-from relapsewatch.cli.course import course
+from relapsewatch.cli.course import course as course_command
 from relapsewatch.cli.importer import db_upgrade, import_
 from relapsewatch.cli.output import console, print_problems
-from relapsewatch.cli.serve import serve
-from relapsewatch.cli.simulate import simulate
+from relapsewatch.cli.serve import serve as serve_command
+from relapsewatch.cli.simulate import simulate as simulate_command
 from relapsewatch.io import validate_folder
 
 __all__ = ["app", "main"]
@@ -78,9 +78,9 @@ def validate(
     raise typer.Exit(1)
 
 
-app.command()(course)
-app.command()(simulate)
-app.command()(serve)
+app.command(name="course")(course_command)
+app.command(name="simulate")(simulate_command)
+app.command(name="serve")(serve_command)
 app.command(name="import")(import_)
 
 db_app = typer.Typer(help="The app database.", no_args_is_help=True)
