@@ -457,3 +457,35 @@ def test_ex8b_pd_in_a_short_gap_makes_the_restart_a_new_line(course: Course) -> 
     assert refractory(course, "EX8B") == {}
     assert status(course, "EX8B")["relapsed"]
     assert not status(course, "EX8B")["relapsed_and_refractory"]
+
+
+def test_public_api_is_deliberate() -> None:
+    import relapsewatch.course.myeloma as package
+
+    assert sorted(package.__all__) == sorted(
+        [
+            "EXPOSURE_RULES",
+            "LINE_RULES",
+            "PRESETS",
+            "REFRACTORY_RULES",
+            "RELAPSE_RULES",
+            "Course",
+            "Criteria",
+            "Lines",
+            "MyelomaCourseConfig",
+            "Refractoriness",
+            "ResponseResult",
+            "criteria",
+            "derive_course",
+            "derive_drug_exposure",
+            "derive_lines",
+            "derive_refractoriness",
+            "derive_relapses",
+            "derive_responses",
+            "derive_status",
+            "patient_states",
+            "preset",
+            "progression_events",
+        ]
+    )
+    assert all(hasattr(package, name) for name in package.__all__)
