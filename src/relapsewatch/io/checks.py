@@ -131,8 +131,9 @@ def collect_messages(
 
 
 def blank(column: str) -> pl.Expr:
-    """True where a text cell is missing or only white space."""
-    return pl.col(column).is_null() | (pl.col(column).cast(pl.String).str.strip_chars() == "")
+    """True where a cell is missing; text cells are cleaned first (:func:`clean_text`), so
+    cells of only white space are missing too."""
+    return pl.col(column).is_null()
 
 
 def clean_text(column: str) -> pl.Expr:

@@ -8,6 +8,8 @@ was found, what was expected and the fix; nothing is dropped or guessed silently
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from collections.abc import Mapping
 
 import polars as pl
@@ -26,7 +28,6 @@ from relapsewatch.vocab.units import (
 
 __all__ = ["normalise_table"]
 
-_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 _BELOW = r"^<\s*=?\s*([+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)$"
 _NONQUANT_WORDS = (
     "trace",
@@ -40,8 +41,10 @@ _NONQUANT_WORDS = (
 _EARLIEST = dt.date(1900, 1, 1)
 
 
-def _date(column: str) -> pl.Expr:
+def _date(column: str, dtype: pl.DataType) -> pl.Expr:
     """Parse an ISO date strictly (a Date column passes through)."""
+    if dtype == pl.Date:
+        return pl.col(column)
     return (
         pl.col(column)
         .cast(pl.String)
@@ -110,7 +113,7 @@ def _check_required(
 def _check_dates(
     frame: pl.DataFrame, columns: tuple[str, ...], file: str, log: ProblemLog
 ) -> pl.DataFrame:
-    parsed = frame.with_columns(_date(c).alias(f"__{c}") for c in columns)
+    parsed = frame.with_columns(_date(c, frame.schema[c]).alias(f"__{c}") for c in columns)
     for c in columns:
         collect(
             parsed,
@@ -193,27 +196,55 @@ def _patients(frame: pl.DataFrame, file: str, log: ProblemLog) -> pl.DataFrame:
     return frame.select(ROW, *schema.PATIENTS)
 
 
+def _classify_words(distinct: list[str]) -> tuple[dict[str, str], dict[str, float]]:
+    """Result and limit for each distinct cell that is not a plain number (few in practice)."""
+    results: dict[str, str] = {}
+    limits: dict[str, float] = {}
+    for cell in distinct:
+        lower = cell.lower()
+        below = re.match(_BELOW, cell)
+        word = re.sub(r"[\s-]+", "_", lower)
+        if lower in _NONQUANT_WORDS or below is not None:
+            results[cell] = schema.DETECTED_NONQUANTIFIABLE
+            if below is not None and math.isfinite(limit := float(below.group(1))):
+                limits[cell] = limit
+        elif word in schema.QUALITATIVE_RESULTS:
+            results[cell] = word
+    return results, limits
+
+
 def _measurement_values(frame: pl.DataFrame) -> pl.DataFrame:
-    """Split the value cell into a number, a qualitative result or a nonquantifiable result."""
+    """Split the value cell into a number, a qualitative result or a nonquantifiable result.
+
+    Numbers take one strict cast (non-finite values such as 'nan' are not numbers); the few
+    distinct cells that are not numbers are classified once each and mapped back.
+    """
     if frame.schema["value"].is_numeric():
+        number = pl.col("value").cast(pl.Float64)
         return frame.with_columns(
-            pl.col("value").cast(pl.Float64).alias("__number"),
+            pl.when(number.is_finite()).then(number).alias("__number"),
             pl.lit(None, pl.String).alias("__result"),
             pl.lit(None, pl.Float64).alias("__limit"),
         )
-    text = pl.col("value").cast(pl.String).str.strip_chars()
-    lower = text.str.to_lowercase()
-    words = lower.str.replace_all(r"[\s-]+", "_")
+    text = pl.col("value").cast(pl.String)
+    cast = text.cast(pl.Float64, strict=False)
+    frame = frame.with_columns(pl.when(cast.is_finite()).then(cast).alias("__number"))
+    distinct = (
+        frame.lazy()
+        .filter(pl.col("__number").is_null() & pl.col("value").is_not_null())
+        .select(text.unique())
+        .collect()
+        .to_series()
+        .to_list()
+    )
+    results, limits = _classify_words(distinct)
     return frame.with_columns(
-        pl.when(text.str.contains(_NUMBER))
-        .then(text.cast(pl.Float64, strict=False))
-        .alias("__number"),
-        pl.when(lower.is_in(list(_NONQUANT_WORDS)) | text.str.contains(_BELOW))
-        .then(pl.lit(schema.DETECTED_NONQUANTIFIABLE))
-        .when(words.is_in(list(schema.QUALITATIVE_RESULTS)))
-        .then(words)
-        .alias("__result"),
-        text.str.extract(_BELOW, 1).cast(pl.Float64, strict=False).alias("__limit"),
+        text.replace_strict(results, default=None, return_dtype=pl.String).alias("__result")
+        if results
+        else pl.lit(None, pl.String).alias("__result"),
+        text.replace_strict(limits, default=None, return_dtype=pl.Float64).alias("__limit")
+        if limits
+        else pl.lit(None, pl.Float64).alias("__limit"),
     )
 
 
@@ -250,7 +281,6 @@ def _unit_factors(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _measurements(frame: pl.DataFrame, file: str, log: ProblemLog) -> pl.DataFrame:
-    frame = frame.with_columns(clean_text("test"), clean_text("unit"), clean_text("method"))
     lookup = analyte_lookup_frame(frame["test"])
     frame = frame.rename({"test": "reported_test"}).join(lookup, on="reported_test", how="left")
     collect(
