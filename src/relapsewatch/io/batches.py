@@ -28,13 +28,18 @@ from pathlib import Path
 from types import TracebackType
 
 import polars as pl
-import pyarrow as pa
 
 from relapsewatch import schema
 from relapsewatch.errors import DataError, Problem
 from relapsewatch.io import CanonicalTables, normalise_tables, read_tables
-from relapsewatch.io.checks import ROW
-from relapsewatch.io.files import TableFile, find_tables, read_raw
+from relapsewatch.io.files import (
+    READ_ERRORS,
+    TableFile,
+    find_tables,
+    read_raw,
+    scan_raw,
+    unreadable,
+)
 
 __all__ = ["DEFAULT_BATCH_SIZE", "PatientBatches", "Progress", "cutoff_of"]
 
@@ -60,40 +65,6 @@ def cutoff_of(tables: CanonicalTables) -> dt.date | None:
     ]
     dates = [c for c in candidates if isinstance(c, dt.date)]
     return max(dates) if dates else None
-
-
-def _unreadable(table: TableFile, exc: BaseException) -> DataError:
-    reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-    return DataError(
-        [
-            Problem(
-                table.display,
-                None,
-                None,
-                f"a file that could not be read ({reason})",
-                f"a {table.format.upper()} file with a header row",
-                "save the table as UTF-8 CSV with a header row (or as Parquet) and try again",
-            )
-        ]
-    )
-
-
-def _scan(table: TableFile) -> pl.LazyFrame:
-    """A lazy raw read of one table: text cells for CSV, with ``__row`` as the reader numbers it."""
-    if table.format == "csv":
-        frame = pl.scan_csv(
-            table.path,
-            infer_schema=False,
-            encoding="utf8",
-            raise_if_empty=True,
-            truncate_ragged_lines=False,
-        )
-    else:
-        source = sorted(table.path.glob("*.parquet")) if table.path.is_dir() else table.path
-        frame = pl.scan_parquet(source)
-    names = frame.collect_schema().names()
-    frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in names})
-    return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
 class PatientBatches:
@@ -202,7 +173,7 @@ class PatientBatches:
         for step, name in enumerate(names):
             self._progress("partitioning", step, len(names))
             table = located[name]
-            frame = raw_patients.lazy() if name == "patients" else _scan(table)
+            frame = raw_patients.lazy() if name == "patients" else scan_raw(table)
             self._schemas[name] = frame.collect_schema()
             if "patient_id" in self._schemas[name].names():
                 frame = (
@@ -225,13 +196,8 @@ class PatientBatches:
                     compression="uncompressed",
                     statistics=False,
                 )
-            except (
-                pl.exceptions.PolarsError,
-                OSError,
-                pa.ArrowException,
-                UnicodeDecodeError,
-            ) as exc:
-                raise _unreadable(table, exc) from None
+            except READ_ERRORS as exc:
+                raise unreadable(table, exc) from None
         self._progress("partitioning", len(names), len(names))
 
     def _raw_batch(self, located: dict[str, TableFile], index: int) -> dict[str, pl.DataFrame]:

@@ -96,45 +96,62 @@ def find_tables(folder: Path, names: tuple[str, ...]) -> dict[str, TableFile]:
     return found
 
 
-def read_raw(table: TableFile, *, patient_ids: pl.Series | None = None) -> pl.DataFrame:
-    """Read a table file as it is, adding the spreadsheet row number ``__row``.
+def unreadable(table: TableFile, exc: BaseException) -> DataError:
+    """The file-level error for a table that cannot be read at all."""
+    reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+    return DataError(
+        [
+            Problem(
+                table.display,
+                None,
+                None,
+                f"a file that could not be read ({reason})",
+                f"a {table.format.upper()} file with a header row",
+                "save the table as UTF-8 CSV with a header row (or as Parquet) and try again",
+            )
+        ]
+    )
 
-    CSV cells are read as text (validation parses them); Parquet keeps its types. A file that
-    cannot be read at all is a file-level :class:`DataError`.
+
+#: What reading a broken file can raise; :func:`unreadable` turns it into a located error.
+READ_ERRORS = (pl.exceptions.PolarsError, OSError, pa.ArrowException, UnicodeDecodeError)
+
+
+def scan_raw(table: TableFile) -> pl.LazyFrame:
+    """A lazy raw read of one table: text cells for CSV, Parquet's own types, and ``__row``.
+
+    ``__row`` is the spreadsheet row number (header = 1, first data row = 2).
+    """
+    if table.format == "csv":
+        frame = pl.scan_csv(
+            table.path,
+            infer_schema=False,
+            encoding="utf8",
+            raise_if_empty=True,
+            truncate_ragged_lines=False,
+        )
+    else:
+        source = sorted(table.path.glob("*.parquet")) if table.path.is_dir() else table.path
+        frame = pl.scan_parquet(source)
+    names = frame.collect_schema().names()
+    frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in names})
+    return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def read_raw(table: TableFile, *, patient_ids: pl.Series | None = None) -> pl.DataFrame:
+    """Read a table file as it is (see :func:`scan_raw`), optionally only some patients.
+
+    A file that cannot be read at all is a file-level :class:`DataError`.
     """
     try:
-        if table.format == "csv":
-            frame = pl.read_csv(
-                table.path,
-                infer_schema=False,
-                encoding="utf8",
-                raise_if_empty=True,
-                truncate_ragged_lines=False,
+        frame = scan_raw(table)
+        if patient_ids is not None and "patient_id" in frame.collect_schema().names():
+            frame = frame.filter(
+                pl.col("patient_id").cast(pl.String).str.strip_chars().is_in(patient_ids.implode())
             )
-        else:
-            source = sorted(table.path.glob("*.parquet")) if table.path.is_dir() else table.path
-            frame = pl.read_parquet(source)
-    except (pl.exceptions.PolarsError, OSError, pa.ArrowException, UnicodeDecodeError) as exc:
-        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise DataError(
-            [
-                Problem(
-                    table.display,
-                    None,
-                    None,
-                    f"a file that could not be read ({reason})",
-                    f"a {table.format.upper()} file with a header row",
-                    "save the table as UTF-8 CSV with a header row (or as Parquet) and try again",
-                )
-            ]
-        ) from None
-    frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
-    frame = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
-    if patient_ids is not None and "patient_id" in frame.columns:
-        frame = frame.filter(
-            pl.col("patient_id").cast(pl.String).str.strip_chars().is_in(patient_ids.implode())
-        )
-    return frame
+        return frame.collect()
+    except READ_ERRORS as exc:
+        raise unreadable(table, exc) from None
 
 
 def _file_view(frame: pl.DataFrame) -> pl.DataFrame:
