@@ -8,11 +8,15 @@ module only maps those problems back onto the form.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from relapsewatch.errors import Problem
+from fastapi import HTTPException, Request
+from starlette.responses import RedirectResponse, Response
+
+from relapsewatch.errors import DataError, Problem
 from relapsewatch.schema import INTENTS
+from relapsewatch.store.errors import StaleVersionError, UnknownPatientError
 from relapsewatch.vocab.analytes import ANALYTES
 
 __all__ = [
@@ -104,3 +108,37 @@ def form_errors(problems: Iterable[Problem], fields: Iterable[str]) -> FormError
         else:
             general.append(_message(problem))
     return FormErrors(by_field, tuple(general))
+
+
+def stale_message(entry: str) -> str:
+    """What a nurse reads when someone else changed the record first (HTTP 409)."""
+    return (
+        "Someone else changed this patient's records while you were typing. Nothing was saved. "
+        f"Check the patient's page, then enter the {entry} again."
+    )
+
+
+def save_entry(
+    request: Request,
+    patient_id: str,
+    *,
+    entry: str,
+    fields: Iterable[str],
+    save: Callable[[], object],
+    show_form: Callable[[FormErrors, int], Response],
+) -> Response:
+    """Save one form entry through the store, or show the form again with what to fix.
+
+    Unknown patient: 404. Changed meanwhile: the form with :func:`stale_message` (409). Invalid:
+    the importer's problems mapped onto the fields (422). Saved: back to the patient's results.
+    """
+    try:
+        save()
+    except UnknownPatientError:
+        raise HTTPException(status_code=404) from None
+    except StaleVersionError:
+        return show_form(FormErrors({}, (stale_message(entry),)), 409)
+    except DataError as err:
+        return show_form(form_errors(err.problems, fields), 422)
+    target = request.app.url_path_for("patients.course", patient_id=patient_id)
+    return RedirectResponse(f"{target}#results", status_code=303)

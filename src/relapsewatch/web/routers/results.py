@@ -9,10 +9,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 
-from relapsewatch.errors import DataError
-from relapsewatch.store.errors import StaleVersionError, UnknownPatientError
 from relapsewatch.store.repository import add_measurement, get_patient
 from relapsewatch.web.deps import (
     PatientId,
@@ -27,7 +25,7 @@ from relapsewatch.web.forms import (
     UNIT_CHOICES,
     UNITS_BY_TEST,
     FormErrors,
-    form_errors,
+    save_entry,
 )
 
 __all__ = ["router"]
@@ -35,10 +33,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/patients/{patient_id}/results", tags=["results"])
 
 FIELDS = ("date", "test", "value", "unit", "method", "sensitivity")
-_STALE = (
-    "Someone else changed this patient's records while you were typing. Nothing was saved. "
-    "Check the patient's page, then enter the result again."
-)
 
 Text = Annotated[str, Form(max_length=64)]
 
@@ -105,15 +99,13 @@ def add_result(
         "sensitivity": sensitivity.strip(),
     }
     row: dict[str, object] = {k: (v or None) for k, v in values.items()}
-    try:
-        add_measurement(session_factory, patient_id, row, expected_version=version)
-    except UnknownPatientError:
-        raise HTTPException(status_code=404) from None
-    except StaleVersionError:
-        errors = FormErrors({}, (_STALE,))
-        return _form(request, templates, patient_id, version, values, errors, 409)
-    except DataError as err:
-        errors = form_errors(err.problems, FIELDS)
-        return _form(request, templates, patient_id, version, values, errors, 422)
-    target = request.app.url_path_for("patients.course", patient_id=patient_id)
-    return RedirectResponse(f"{target}#results", status_code=303)
+    return save_entry(
+        request,
+        patient_id,
+        entry="result",
+        fields=FIELDS,
+        save=lambda: add_measurement(session_factory, patient_id, row, expected_version=version),
+        show_form=lambda errors, status: _form(
+            request, templates, patient_id, version, values, errors, status
+        ),
+    )

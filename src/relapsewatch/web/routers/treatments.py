@@ -9,10 +9,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 
-from relapsewatch.errors import DataError
-from relapsewatch.store.errors import StaleVersionError, UnknownPatientError
 from relapsewatch.store.repository import add_treatment, get_patient
 from relapsewatch.web.deps import (
     PatientId,
@@ -21,17 +19,13 @@ from relapsewatch.web.deps import (
     TemplatesDep,
     render,
 )
-from relapsewatch.web.forms import INTENT_CHOICES, FormErrors, form_errors
+from relapsewatch.web.forms import INTENT_CHOICES, FormErrors, save_entry
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/patients/{patient_id}/treatments", tags=["treatments"])
 
 FIELDS = ("therapy", "start_date", "end_date", "intent")
-_STALE = (
-    "Someone else changed this patient's records while you were typing. Nothing was saved. "
-    "Check the patient's page, then enter the treatment again."
-)
 
 Text = Annotated[str, Form(max_length=64)]
 
@@ -90,15 +84,13 @@ def add_treatment_entry(
         "intent": intent.strip(),
     }
     row: dict[str, object] = {k: (v or None) for k, v in values.items()}
-    try:
-        add_treatment(session_factory, patient_id, row, expected_version=version)
-    except UnknownPatientError:
-        raise HTTPException(status_code=404) from None
-    except StaleVersionError:
-        errors = FormErrors({}, (_STALE,))
-        return _form(request, templates, patient_id, version, values, errors, 409)
-    except DataError as err:
-        errors = form_errors(err.problems, FIELDS)
-        return _form(request, templates, patient_id, version, values, errors, 422)
-    target = request.app.url_path_for("patients.course", patient_id=patient_id)
-    return RedirectResponse(f"{target}#results", status_code=303)
+    return save_entry(
+        request,
+        patient_id,
+        entry="treatment",
+        fields=FIELDS,
+        save=lambda: add_treatment(session_factory, patient_id, row, expected_version=version),
+        show_form=lambda errors, status: _form(
+            request, templates, patient_id, version, values, errors, status
+        ),
+    )
