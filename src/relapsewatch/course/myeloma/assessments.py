@@ -350,12 +350,21 @@ def build_assessments(
         first.select(_date(pl.col("adate")).alias("date")).to_series(),
         first["akey"],
     ]
+    # one pass splits the rows by test (row order kept within each test), instead of one
+    # filter over every row per wide column
+    wanted = ("aid", "priority", "value", "nonquantifiable", "result")
+    by_test = rows.select("test", *wanted).partition_by("test", as_dict=True, include_key=False)
+    picked: dict[int, pl.DataFrame] = {}
     for test, name, source in _WIDE:
-        sub = rows.filter(pl.col("test") == TEST_CODE[test]).select("aid", "priority", source)
-        if sub.select((pl.col("aid") == pl.col("aid").shift(1)).any()).item():
-            sub = sub.sort("aid", "priority").filter(
-                pl.col("aid") != pl.col("aid").shift(1).fill_null(-1)
-            )
+        code = TEST_CODE[test]
+        if code not in picked:
+            sub = by_test.get((code,), rows.select(wanted).head(0))
+            if sub.select((pl.col("aid") == pl.col("aid").shift(1)).any()).item():
+                sub = sub.sort("aid", "priority").filter(
+                    pl.col("aid") != pl.col("aid").shift(1).fill_null(-1)
+                )
+            picked[code] = sub
+        sub = picked[code]
         column = segments.nulls(name, size, sub[source].dtype)
         columns.append(column.scatter(sub["aid"], sub[source]) if sub.height else column)
     for name, flagged in (("duplicate", pl.col("duplicate")), ("combined", pl.col("priority") > 0)):
@@ -646,11 +655,9 @@ def line_frame(
     )
     placed = placed.filter(keep.fill_null(False)).with_columns(is_tail=pl.lit(False))
     order = pl.col("group").cast(pl.Int64) * (1 << _DAY_BITS) + (pl.col("akey") % (1 << 32))
-    frame = (
-        placed.with_columns(fkey=order)
-        .merge_sorted(tail_rows.with_columns(fkey=order), key="fkey")
-        .drop("place", "imaging_only")
-    )
+    placed = placed.with_columns(fkey=order).drop("place", "imaging_only")
+    tail_rows = tail_rows.with_columns(fkey=order).drop("place", "imaging_only")
+    frame = _interleave(placed, tail_rows)
     frame = frame.with_columns(per_line.get_column(c).gather(frame["group"]) for c in _LINE_COLUMNS)
     involved = pl.when(pl.col("chain") == "kappa").then("kappa").otherwise("lambda")
     uninvolved = pl.when(pl.col("chain") == "kappa").then("lambda").otherwise("kappa")
@@ -660,3 +667,21 @@ def line_frame(
         ),
         row=pl.int_range(pl.len(), dtype=pl.UInt32),
     )
+
+
+def _interleave(placed: pl.DataFrame, tails: pl.DataFrame) -> pl.DataFrame:
+    """``placed.merge_sorted(tails, key="fkey")`` (a tail after placed rows of an equal key),
+    as one gather: only the few tail positions are searched, so no key comparison runs per
+    row of the wide frame."""
+    if tails.height == 0:
+        return placed
+    at = placed["fkey"].search_sorted(tails["fkey"], side="right").cast(pl.Int64)
+    at = at + pl.int_range(tails.height, dtype=pl.Int64, eager=True)
+    size = placed.height + tails.height
+    is_tail = pl.repeat(False, size, dtype=pl.Boolean, eager=True).scatter(at, True)
+    source = pl.select(
+        pl.when(is_tail)
+        .then(placed.height + is_tail.cum_sum().cast(pl.Int64) - 1)
+        .otherwise((~is_tail).cum_sum().cast(pl.Int64) - 1)
+    ).to_series()
+    return pl.concat([placed, tails]).gather(source)
