@@ -390,10 +390,13 @@ def _responses_table(frame: pl.DataFrame) -> pl.DataFrame:
         "missing_tracking_value": ~pl.col("evaluable") & (pl.col("pathway") != "not_evaluable"),
     }
     bits = [name for name, _ in RESPONSE_FLAGS if name != "confirmed_as"]
+    # 16 flag bits above 4 bits of category fit an Int32; a null condition counts as unset,
+    # like a false one (one conditional per flag instead of a fill, a cast and a product)
+    zero = pl.lit(0, dtype=pl.Int32)
     code = pl.sum_horizontal(
-        conditions[name].fill_null(False).cast(pl.Int64) * (1 << (4 + i))
+        pl.when(conditions[name]).then(pl.lit(1 << (4 + i), dtype=pl.Int32)).otherwise(zero)
         for i, name in enumerate(bits)
-    ) + pl.when((conf != tp) & (tp >= RANK["SD"])).then(conf.cast(pl.Int64) + 1).otherwise(0)
+    ) + pl.when((conf != tp) & (tp >= RANK["SD"])).then(conf.cast(pl.Int32) + 1).otherwise(zero)
     table = (
         frame.select("pid", "date", "line", "tp", "confirmed", "pathway", "is_tail",
                      flag_code=code)
