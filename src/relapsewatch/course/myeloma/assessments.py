@@ -343,7 +343,9 @@ def build_assessments(
         )
         .with_columns(aid=pl.col("akey").rle_id())
     )
-    first = rows.filter(pl.col("aid") != pl.col("aid").shift(1).fill_null(-1))
+    first = rows.select("pid", "adate", "akey", "aid").filter(
+        pl.col("aid") != pl.col("aid").shift(1).fill_null(-1)
+    )
     size = first.height
     columns: list[pl.Series] = [
         first["pid"],

@@ -82,7 +82,7 @@ def with_nadirs(frame: pl.DataFrame, *, config: MyelomaCourseConfig) -> pl.DataF
     raw minimum: marrow results need no confirmation (C1), so every marrow value is already a
     confirmed value (decision recorded in docs/criteria.md#n3).
     """
-    pathways = set(frame["pathway"].cast(pl.String).unique().to_list())
+    pathways = set(frame["pathway"].unique().cast(pl.String).to_list())
     needed = {"s": True, "u": True, "dflc": "flc_only" in pathways,
               "bmpc": "marrow_only" in pathways}  # fmt: skip
     expressions = []

@@ -458,15 +458,17 @@ def _line_summary(
         "u_nad", "d_nad", "b_nad", "evaluable", "tracked_nadir_after", "is_tail",
     ).filter(~pl.col("is_tail"))  # fmt: skip
     window = pl.col("progression_date").is_null() | (pl.col("date") <= pl.col("progression_date"))
-    tracked = _tracked(pl.col("pathway"), pl.col("serum_involved"))
+    # the nadir of the tracked value (the branches of _tracked, evaluated once rather than
+    # once per comparison with its label)
+    pathway = pl.col("pathway")
     nadir_at_pd = (
-        pl.when(tracked == "s")
+        pl.when((pathway == "serum_urine") & pl.col("serum_involved"))
         .then("s_nad")
-        .when(tracked == "u")
+        .when(pathway == "serum_urine")
         .then("u_nad")
-        .when(tracked == "dflc")
+        .when(pathway == "flc_only")
         .then("d_nad")
-        .when(tracked == "bmpc")
+        .when(pathway == "marrow_only")
         .then("b_nad")
     )
     own = own.with_columns(
