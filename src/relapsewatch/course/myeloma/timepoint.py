@@ -256,11 +256,20 @@ def with_timepoint_responses(
     marrow_known = pl.col("cr_bmpc").is_not_null()
     marrow_ok = (pl.col("cr_bmpc") < marrow_threshold.micro).fill_null(False)
     marrow_pass = marrow_ok | (~marrow_known & (not config.require_marrow_for_cr))
-    cr_base = cr_core & marrow_pass
     not_clonal = (pl.col("cr_clonality") == NOT_CLONAL).fill_null(False)
 
+    # Subexpressions read by several rules are computed once as temporary columns (eager
+    # with_columns does not share them): the urine value in force, cr_core, ratio_normal and
+    # the pathway tests.
+    shared = {"_u_val": segments.forward_fill(pl.col("u")), "_cr_core": cr_core,
+              "_ratio_normal": ratio_normal, "_su": su, "_flc": flc, "_bm": bm}  # fmt: skip
+    frame = frame.with_columns(**shared)
+    cr_core, ratio_normal = pl.col("_cr_core"), pl.col("_ratio_normal")
+    su, flc, bm = pl.col("_su"), pl.col("_flc"), pl.col("_bm")
+    cr_base = cr_core & marrow_pass
+
     # --- serum_urine ---
-    u_val = segments.forward_fill(pl.col("u"))
+    u_val = pl.col("_u_val")
     status = pl.col("urine_status")
     inv, notinv = status == "involved", status == "not_involved"
 
@@ -330,20 +339,24 @@ def with_timepoint_responses(
     urine_gap = status.eq("unknown") | (inv & u_val.is_null())
     kappa_escape = (pl.col("chain") == "kappa") & _ratio("<", ratio_low).fill_null(False)
     lambda_escape = (pl.col("chain") == "lambda") & _ratio(">", ratio_high).fill_null(False)
-    return frame.with_columns(tp=tp).with_columns(
-        flag_urine_unassessed=su
-        & pl.col("lab_evaluable")
-        & urine_gap
-        & pl.col("tp").is_between(RANK["MR"], RANK["VGPR"]),
-        flag_cr_unconfirmed_marrow=(su | flc | bm)
-        & cr_core
-        & ~marrow_known
-        & pl.lit(config.require_marrow_for_cr)
-        & pl.col("lab_evaluable")
-        & ~pl.col("pd_any"),
-        flag_scr_unassessed=(su | flc)
-        & (pl.col("tp") == RANK["CR"])
-        & pl.col("cr_clonality").is_null()
-        & pl.lit(config.include_scr),
-        flag_light_chain_escape=flc & (kappa_escape | lambda_escape),
+    return (
+        frame.with_columns(tp=tp)
+        .with_columns(
+            flag_urine_unassessed=su
+            & pl.col("lab_evaluable")
+            & urine_gap
+            & pl.col("tp").is_between(RANK["MR"], RANK["VGPR"]),
+            flag_cr_unconfirmed_marrow=(su | flc | bm)
+            & cr_core
+            & ~marrow_known
+            & pl.lit(config.require_marrow_for_cr)
+            & pl.col("lab_evaluable")
+            & ~pl.col("pd_any"),
+            flag_scr_unassessed=(su | flc)
+            & (pl.col("tp") == RANK["CR"])
+            & pl.col("cr_clonality").is_null()
+            & pl.lit(config.include_scr),
+            flag_light_chain_escape=flc & (kappa_escape | lambda_escape),
+        )
+        .drop(*shared)
     )
