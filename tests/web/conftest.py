@@ -7,6 +7,11 @@ The cohort (``tests/web/data/cohort``) has four patients written for these tests
 * ``W-BTZ``: the same course with bortezomib instead of lenalidomide (not lenalidomide-exposed);
 * ``W-RISE``: on lenalidomide and dexamethasone with one rise not yet confirmed;
 * ``W-NEW``: newly diagnosed, light-chain myeloma, no treatment yet.
+
+Accounts (``accounts_support.seed_accounts``): care team A looks after all four; ``nurse.a``,
+``clinician.a`` are in it; ``nurse.b``, ``clinician.b`` are in team B, which has none of them;
+``admin``; and a patient account for ``W-LEN`` (``patient.w-len``). ``client`` and ``reader``
+are signed in as ``nurse.a``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +34,11 @@ from relapsewatch.store.migrate import upgrade_database
 from relapsewatch.store.repository import import_tables
 from relapsewatch.web import WebSettings, create_app
 
+sys.path.insert(0, str(Path(__file__).parent))
+from accounts_support import TEST_SECRET, FakeClock, SeededAccounts, seed_accounts, sign_in
+
 COHORT = Path(__file__).parent / "data" / "cohort"
+COHORT_IDS = ("W-LEN", "W-BTZ", "W-RISE", "W-NEW")
 _shared_numbers = itertools.count()
 
 
@@ -48,8 +58,19 @@ def engine(database_url: str, cohort: CanonicalTables) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def accounts(engine: Engine) -> SeededAccounts:
+    return seed_accounts(engine, team_patients=COHORT_IDS, patient_accounts=("W-LEN",))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> WebSettings:
     return WebSettings(
+        secret_key=TEST_SECRET,
         database_url=database_url,
         staging_dir=tmp_path / "staging",
         max_upload_bytes=2_000_000,
@@ -59,13 +80,31 @@ def settings(database_url: str, tmp_path: Path) -> WebSettings:
 
 
 @pytest.fixture
-def app(settings: WebSettings, engine: Engine) -> FastAPI:
-    return create_app(settings, engine=engine)
+def app(
+    settings: WebSettings, engine: Engine, accounts: SeededAccounts, clock: FakeClock
+) -> FastAPI:
+    return create_app(settings, engine=engine, clock=clock)
+
+
+def https_client(app: FastAPI) -> TestClient:
+    """A client on ``https://testserver`` (the session cookie is ``Secure``)."""
+    return TestClient(
+        app, base_url="https://testserver", raise_server_exceptions=True, follow_redirects=False
+    )
+
+
+@pytest.fixture
+def anonymous(app: FastAPI) -> Iterator[TestClient]:
+    """A client nobody has signed in with."""
+    with https_client(app) as test_client:
+        yield test_client
 
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=True, follow_redirects=False) as test_client:
+    """A client signed in as ``nurse.a`` (care team A: the whole test cohort)."""
+    with https_client(app) as test_client:
+        sign_in(test_client, "nurse.a")
         yield test_client
 
 
@@ -102,11 +141,13 @@ def reader(
     bound = create_engine_for(shared_database_url)
     upgrade_database(bound)
     import_tables(make_session_factory(bound), cohort, source="tests/web/data/cohort")
+    seed_accounts(bound, team_patients=COHORT_IDS, patient_accounts=("W-LEN",))
     settings = WebSettings(
-        database_url=shared_database_url, staging_dir=tmp_path_factory.mktemp("staging")
+        secret_key=TEST_SECRET,
+        database_url=shared_database_url,
+        staging_dir=tmp_path_factory.mktemp("staging"),
     )
-    with TestClient(
-        create_app(settings, engine=bound), raise_server_exceptions=True, follow_redirects=False
-    ) as test_client:
+    with https_client(create_app(settings, engine=bound)) as test_client:
+        sign_in(test_client, "nurse.a")
         yield test_client
     bound.dispose()

@@ -11,6 +11,8 @@ paragraph's Flesch-Kincaid grade (textstat) must be 8 or below; no text contains
 
 from __future__ import annotations
 
+import sys
+
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -32,6 +34,9 @@ from relapsewatch.store.db import create_engine_for, make_session_factory
 from relapsewatch.store.migrate import upgrade_database
 from relapsewatch.store.repository import import_tables
 from relapsewatch.web import WebSettings, create_app
+
+sys.path.insert(0, str(Path(__file__).parent))
+from accounts_support import TEST_SECRET, seed_accounts, sign_in
 
 MAX_GRADE = 8.0
 COHORT = Path(__file__).parent / "data" / "cohort"
@@ -128,8 +133,15 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     import_tables(sessions, read_tables(COHORT), source="tests")
     demo = read_tables(demo_folder(), patient_ids=pl.Series(DEMO_PATIENTS))
     import_tables(sessions, demo, source="demo subset")
-    app = create_app(WebSettings(database_url=url, staging_dir=folder / "staging"), engine=engine)
-    with TestClient(app) as test_client:
+    seed_accounts(
+        engine, team_patients=["W-LEN", "W-BTZ", "W-RISE", "W-NEW", *DEMO_PATIENTS]
+    )
+    settings = WebSettings(
+        secret_key=TEST_SECRET, database_url=url, staging_dir=folder / "staging"
+    )
+    app = create_app(settings, engine=engine)
+    with TestClient(app, base_url="https://testserver") as test_client:
+        sign_in(test_client, "nurse.a")
         yield test_client
     engine.dispose()
 

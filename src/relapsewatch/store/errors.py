@@ -9,6 +9,7 @@ from __future__ import annotations
 from relapsewatch.errors import ConfigError, RelapsewatchError
 
 __all__ = [
+    "AccountError",
     "DatabaseConfigError",
     "DurabilityError",
     "StaleVersionError",
@@ -55,3 +56,7 @@ class StaleVersionError(StoreError):
             f"patient {patient_id!r} changed since it was read (version {expected}, now {found}); "
             "reload the patient and enter the change again"
         )
+
+
+class AccountError(StoreError, ValueError):
+    """An account cannot be created or changed as asked (name taken, unknown patient, ...)."""

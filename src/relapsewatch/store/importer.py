@@ -33,7 +33,7 @@ from relapsewatch.store.canonical import (
 from relapsewatch.store.courses import engine_version, recompute
 from relapsewatch.store.db import write_session
 from relapsewatch.store.errors import StaleVersionError, UnknownPatientError
-from relapsewatch.store.models import ImportBatch, Patient, table_of
+from relapsewatch.store.models import CareTeamPatient, ImportBatch, Patient, table_of
 
 __all__ = ["ImportPlan", "entry_tables", "plan_import", "run_entry", "run_import"]
 
@@ -188,8 +188,11 @@ def run_import(
     progress: Progress | None,
     chunk_rows: int,
     config: MyelomaCourseConfig | None,
+    care_teams: Sequence[int] = (),
 ) -> dict[str, Any]:
-    """Import ``tables`` in one transaction; returns the fields of an ``ImportResult``."""
+    """Import ``tables`` in one transaction; returns the fields of an ``ImportResult``.
+
+    New patients join ``care_teams`` (the importing nurse's teams) in the same transaction."""
     if chunk_rows < 1:
         raise ValueError(f"`chunk_rows` must be at least 1, got {chunk_rows}")
     if tables.patients.is_empty():
@@ -229,6 +232,15 @@ def run_import(
                         for p in plan.new_patients
                     ],
                 )
+                if care_teams:
+                    session.execute(
+                        insert(table_of(CareTeamPatient)),
+                        [
+                            {"team_id": team, "patient_id": p["patient_id"]}
+                            for team in sorted(set(care_teams))
+                            for p in plan.new_patients
+                        ],
+                    )
             touched_existing = plan.touched_existing
             _bump_patients(session, touched_existing, cutoff)
             done = 0

@@ -19,9 +19,21 @@ Tables
     ``patient_courses.frame_schemas`` records every frame's columns and types so
     :func:`relapsewatch.store.repository.load_course` gives the frames back exactly.
 
+``care_teams`` / ``care_team_members`` / ``care_team_patients``
+    Who looks after whom: nurses and clinicians see the patients of the care teams they belong to.
+``users`` / ``user_sessions`` / ``login_failures``
+    Accounts (a patient account is linked to exactly one patient), server-side sessions (only a
+    hash of the token is stored) and recent failed logins (for the B2 lockout).
+``message_threads`` / ``messages``
+    Questions from a patient to their care team, and the answers.
+``patient_pseudonyms`` / ``audit_events`` / ``audit_head``
+    The audit trail: one append-only row per request that touches patient data, chained by
+    SHA-256 (:mod:`relapsewatch.store.audit`). Audit rows name a patient only by a random
+    pseudonym; erasing the patient deletes the pseudonym's link, so the kept rows no longer
+    point at anyone (RELIABILITY G2).
+
 Every foreign key is covered by an index whose leading columns are the key (RELIABILITY F4f).
-Patient references cascade on delete, so erasing a patient leaves no rows behind (issue 6).
-Further tables (users, care teams, audit) attach to ``patients.patient_id`` the same way.
+Patient references cascade on delete, so erasing a patient leaves no rows behind.
 """
 
 from __future__ import annotations
@@ -48,7 +60,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AuditEvent",
+    "AuditHead",
     "Base",
+    "CareTeam",
+    "CareTeamMember",
+    "CareTeamPatient",
     "CourseDetailRow",
     "CourseLine",
     "CourseRelapse",
@@ -56,10 +73,16 @@ __all__ = [
     "CourseStatus",
     "Finding",
     "ImportBatch",
+    "LoginFailure",
     "Measurement",
+    "Message",
+    "MessageThread",
     "Patient",
     "PatientCourse",
+    "PatientPseudonym",
     "Treatment",
+    "User",
+    "UserSession",
     "table_of",
 ]
 
@@ -316,3 +339,172 @@ class CourseDetailRow(Base):
     frame: Mapped[str] = mapped_column(String(40), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     details: Mapped[str] = mapped_column(Text)
+
+
+class CareTeam(Base):
+    """A care team (a clinic's myeloma team): its staff see its patients."""
+
+    __tablename__ = "care_teams"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    #: Where new-question notifications go (no patient data in them); none = no e-mail.
+    notify_email: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    """An account: ``role`` is patient, nurse, clinician or admin.
+
+    A patient account names exactly one patient (``patient_id``, unique); staff and admin
+    accounts name none. ``username`` is stored case-folded.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    patient_id: Mapped[str | None] = mapped_column(
+        Text, ForeignKey("patients.patient_id", ondelete="CASCADE"), unique=True
+    )
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Made by ``serve --demo``; labelled as such wherever accounts are listed.
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CareTeamMember(Base):
+    """A nurse or clinician in a care team."""
+
+    __tablename__ = "care_team_members"
+
+    team_id: Mapped[int] = mapped_column(
+        RowId, ForeignKey("care_teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class CareTeamPatient(Base):
+    """A patient looked after by a care team."""
+
+    __tablename__ = "care_team_patients"
+
+    team_id: Mapped[int] = mapped_column(
+        RowId, ForeignKey("care_teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    patient_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("patients.patient_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class UserSession(Base):
+    """A signed-in session. Only the SHA-256 of the cookie's token is stored (B3)."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(Digest, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        RowId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    #: The session's CSRF token (synchroniser pattern; B5).
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginFailure(Base):
+    """A failed login, kept for the lockout window (B2). ``account_key`` is a keyed hash of the
+    typed username, so unknown and known usernames are counted alike and none is stored."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index(None, "account_key", "at"), Index(None, "client_ip", "at"))
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    account_key: Mapped[str] = mapped_column(Digest)
+    client_ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MessageThread(Base):
+    """A question from a patient to their care team: ``status`` is ``new`` until staff answer,
+    then ``answered`` (and ``new`` again when the patient writes more)."""
+
+    __tablename__ = "message_threads"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("patients.patient_id", ondelete="CASCADE"), index=True
+    )
+    subject: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Message(Base):
+    """One message in a thread. The author's account may be gone later (kept as null)."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    thread_id: Mapped[int] = mapped_column(
+        RowId, ForeignKey("message_threads.id", ondelete="CASCADE"), index=True
+    )
+    author_user_id: Mapped[int | None] = mapped_column(
+        RowId, ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    author_role: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PatientPseudonym(Base):
+    """The random name a patient has in the audit trail; deleted with the patient."""
+
+    __tablename__ = "patient_pseudonyms"
+
+    patient_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("patients.patient_id", ondelete="CASCADE"), primary_key=True
+    )
+    pseudonym: Mapped[str] = mapped_column(String(32), unique=True)
+
+
+class AuditEvent(Base):
+    """One audited request (RELIABILITY D1), append-only (D2) and hash-chained (D3).
+
+    ``hash`` is the SHA-256 of the row's canonical form, which includes ``prev_hash`` (the
+    previous row's hash; 64 zeros for the first row). ``subject`` is the patient's pseudonym.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    user_id: Mapped[int | None] = mapped_column(RowId)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(24))
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(32), index=True)
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(String(200))
+    prev_hash: Mapped[str] = mapped_column(Digest)
+    hash: Mapped[str] = mapped_column(Digest)
+
+
+class AuditHead(Base):
+    """The chain's newest row (one row, ``id=1``): a deleted tail is detected, and appenders
+    lock this row to append one after another."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(RowId)
+    last_hash: Mapped[str] = mapped_column(Digest)

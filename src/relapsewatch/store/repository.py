@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from relapsewatch.course.myeloma.config import MyelomaCourseConfig
@@ -225,7 +225,13 @@ def _summary(row: Any) -> PatientSummary:
     )
 
 
-def _search(query: Select[*tuple[Any, ...]], search: str | None) -> Select[*tuple[Any, ...]]:
+def _search(
+    query: Select[*tuple[Any, ...]],
+    search: str | None,
+    where: ColumnElement[bool] | None = None,
+) -> Select[*tuple[Any, ...]]:
+    if where is not None:
+        query = query.where(where)
     if search is None or not search.strip():
         return query
     needle = search.strip().lower()
@@ -233,9 +239,15 @@ def _search(query: Select[*tuple[Any, ...]], search: str | None) -> Select[*tupl
 
 
 def list_patients(
-    session: Session, *, search: str | None = None, limit: int = 50, offset: int = 0
+    session: Session,
+    *,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    where: ColumnElement[bool] | None = None,
 ) -> list[PatientSummary]:
-    """Patients ordered by id, optionally those whose id contains ``search`` (case-insensitive).
+    """Patients ordered by id, optionally those whose id contains ``search`` (case-insensitive)
+    and only those ``where`` selects (e.g. :func:`relapsewatch.store.accounts.visible_patients`).
 
     ``limit`` must be 1..1000 and ``offset`` at least 0. Wildcards in ``search`` (``%``, ``_``)
     match themselves.
@@ -244,13 +256,15 @@ def list_patients(
         raise ValueError(f"`limit` must be between 1 and 1000, got {limit}")
     if offset < 0:
         raise ValueError(f"`offset` must be 0 or more, got {offset}")
-    query = _search(_summary_query(), search).order_by(Patient.patient_id)
+    query = _search(_summary_query(), search, where).order_by(Patient.patient_id)
     return [_summary(r) for r in session.execute(query.limit(limit).offset(offset))]
 
 
-def count_patients(session: Session, *, search: str | None = None) -> int:
+def count_patients(
+    session: Session, *, search: str | None = None, where: ColumnElement[bool] | None = None
+) -> int:
     """How many patients :func:`list_patients` would page through."""
-    query = _search(select(func.count()).select_from(Patient), search)
+    query = _search(select(func.count()).select_from(Patient), search, where)
     return int(session.execute(query).scalar_one())
 
 
@@ -311,6 +325,7 @@ def import_tables(
     progress: Progress | None = None,
     chunk_rows: int = 2000,
     config: MyelomaCourseConfig | None = None,
+    care_teams: Sequence[int] = (),
 ) -> ImportResult:
     """Import canonical tables whole or not at all, in one transaction (see module docstring).
 
@@ -329,6 +344,8 @@ def import_tables(
         Rows per INSERT round trip (and per ``rows`` progress report).
     config:
         Course engine settings (default: :class:`MyelomaCourseConfig` defaults).
+    care_teams:
+        Care teams the new patients join (the importing nurse's), in the same transaction.
 
     Raises
     ------
@@ -342,6 +359,7 @@ def import_tables(
         progress=progress,
         chunk_rows=chunk_rows,
         config=config,
+        care_teams=care_teams,
     )
     return ImportResult(**fields)
 

@@ -4,12 +4,16 @@ Everything the routes use is made here and put on ``app.state``: the settings, t
 engine and session factory, the templates and the help-and-support directory. Nothing is built
 at import time, so tests and ``relapsewatch serve`` each make the app they need.
 
-Routers, one per resource, are listed in :data:`ROUTERS` and included in one place, so the
-accounts issue can give each one its login dependency and list each route in its policy table.
+Routers, one per resource, are listed in :data:`ROUTERS` and included in one place, each with
+the authorisation dependency (:func:`relapsewatch.web.auth.authorize`), which looks every route
+up in the policy table (:mod:`relapsewatch.web.policy`) and refuses routes it does not list.
+
+The app refuses to start without a proper secret key (RELIABILITY B7).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 import shutil
@@ -19,21 +23,27 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relapsewatch._version import __version__
+from relapsewatch.errors import ConfigError
 from relapsewatch.knowledge import load_support
+from relapsewatch.store.accounts import SessionPolicy
 from relapsewatch.store.db import create_engine_for, make_session_factory
+from relapsewatch.web.audit import AuditMiddleware
+from relapsewatch.web.auth import Clock, NotSignedInError, authorize, login_redirect_target
+from relapsewatch.web.deps import page_context
 from relapsewatch.web.page_cache import PageCache
 from relapsewatch.web.routers import (
     assets,
+    auth,
     health,
     home,
     imports,
@@ -44,7 +54,7 @@ from relapsewatch.web.routers import (
     treatments,
 )
 from relapsewatch.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
-from relapsewatch.web.settings import WebSettings
+from relapsewatch.web.settings import KNOWN_DEFAULT_SECRETS, WebSettings
 from relapsewatch.web.templating import build_templates
 
 __all__ = ["ROUTERS", "STATIC_PREFIXES", "create_app"]
@@ -54,6 +64,7 @@ logger = logging.getLogger("relapsewatch.web")
 #: Every router of the app, one per resource.
 ROUTERS = (
     home.router,
+    auth.router,
     patients.router,
     results.router,
     treatments.router,
@@ -69,6 +80,8 @@ STATIC_PREFIXES = ("/static/", "/assets/")
 
 _ERROR_TITLES = {
     400: "The request could not be read",
+    401: "Please sign in",
+    403: "You cannot do this",
     404: "Page not found",
     405: "Not allowed",
     413: "The upload is too large",
@@ -141,8 +154,7 @@ def _error_page(request: Request, status_code: int, detail: str | None) -> Respo
     templates = request.app.state.templates
     title = _ERROR_TITLES.get(status_code, "Something went wrong")
     context = {
-        "settings": request.app.state.settings,
-        "section": "",
+        **page_context(request),
         "title": title,
         "detail": detail,
         "status_code": status_code,
@@ -157,6 +169,8 @@ def _error_page(request: Request, status_code: int, detail: str | None) -> Respo
 def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc, NotSignedInError) and _wants_page(request):
+            return RedirectResponse(login_redirect_target(request), status_code=303)
         detail = exc.detail if isinstance(exc.detail, str) and exc.status_code < 500 else None
         if detail in _ERROR_TITLES.values() or detail == "Not Found":
             detail = None
@@ -172,6 +186,24 @@ def _install_error_pages(app: FastAPI) -> None:
         return _error_page(request, 422, detail)
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page (sent to the login page) rather than a script (401)."""
+    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _check_secret_key(settings: WebSettings) -> None:
+    key = settings.secret_key.get_secret_value() if settings.secret_key is not None else ""
+    if key.strip().lower() in KNOWN_DEFAULT_SECRETS or len(key) < 32:
+        raise ConfigError(
+            "RELAPSEWATCH_SECRET_KEY must be set to at least 32 random characters (not an "
+            "example value); make one with `relapsewatch secret-key` and keep it secret"
+        )
+
+
 def _staging_root(settings: WebSettings) -> Path:
     """The folder uploads wait in: the configured one, else a private temporary folder."""
     if settings.staging_dir is not None:
@@ -184,6 +216,7 @@ def create_app(
     settings: WebSettings | None = None,
     *,
     engine: Engine | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """Build the web app.
 
@@ -194,8 +227,11 @@ def create_app(
     engine:
         An existing SQLAlchemy engine (e.g. the one ``serve --demo`` filled); one is created
         from ``settings.database_url`` otherwise and disposed of when the app shuts down.
+    clock:
+        What "now" is (UTC); tests pass a clock they can move.
     """
     settings = settings or WebSettings()
+    _check_secret_key(settings)
     owns_engine = engine is None
     bound = engine or create_engine_for(settings.database_url)
     session_factory: sessionmaker[Session] = make_session_factory(bound)
@@ -213,6 +249,7 @@ def create_app(
         version=__version__,
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.openapi else None,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -221,12 +258,18 @@ def create_app(
     app.state.templates = build_templates()
     app.state.support = load_support(settings.support_file)
     app.state.staging_root = _staging_root(settings)
+    app.state.clock = clock or _utc_now
+    app.state.session_policy = SessionPolicy(
+        idle_staff=dt.timedelta(minutes=settings.session_idle_minutes_staff),
+        idle_patient=dt.timedelta(minutes=settings.session_idle_minutes_patient),
+        absolute=dt.timedelta(hours=settings.session_absolute_hours),
+    )
     app.state.page_cache = PageCache(
         max_entries=settings.page_cache_entries, ttl_seconds=settings.page_cache_seconds
     )
 
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(authorize)])
     static = resources.files("relapsewatch.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
@@ -234,6 +277,7 @@ def create_app(
     # The last one added runs first: every response, a refused upload's 413 included, passes
     # through the security headers, and every one carries a request id.
     app.add_middleware(ServerErrorMiddleware)
+    app.add_middleware(AuditMiddleware, session_factory=session_factory, clock=app.state.clock)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(
         SecurityHeadersMiddleware, https=settings.https, cacheable_prefixes=STATIC_PREFIXES

@@ -3,9 +3,9 @@
 Everything a route needs comes in through one of these, from what :func:`create_app` put on
 ``app.state``; nothing is built at import time. The ones that only read ``app.state`` are
 ``async`` so FastAPI calls them directly instead of in its thread pool (measurably cheaper per
-request); the database session is a plain generator and runs in the pool. The accounts issue
-adds its login and role dependencies next to these and to every router (see
-``relapsewatch.web.app.ROUTERS``).
+request); the database session is a plain generator and runs in the pool. Who is signed in
+comes from :mod:`relapsewatch.web.auth` (``CurrentUser``), whose ``authorize`` runs first on
+every route.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from relapsewatch.knowledge import SupportDirectory
+from relapsewatch.web.navigation import menu_for
 from relapsewatch.web.page_cache import PageCache
 from relapsewatch.web.routers.assets import plotly_version
 from relapsewatch.web.settings import Region, WebSettings
@@ -33,6 +34,7 @@ __all__ = [
     "SettingsDep",
     "SupportDep",
     "TemplatesDep",
+    "page_context",
     "render",
 ]
 
@@ -97,9 +99,21 @@ def render(
     status_code: int = 200,
 ) -> HTMLResponse:
     """Render a page with the context every page has (settings, the current section)."""
-    settings: WebSettings = request.app.state.settings
-    full = {"settings": settings, "section": "", "plotly_version": plotly_version(), **context}
+    full = {**page_context(request), "plotly_version": plotly_version(), **context}
     return templates.TemplateResponse(request, name, full, status_code=status_code)
+
+
+def page_context(request: Request) -> dict[str, Any]:
+    """What every page's frame shows: the settings, who is signed in and their menus."""
+    signed_in = getattr(request.state, "signed_in", None)
+    main_menu, account_menu = menu_for(request, signed_in)
+    return {
+        "settings": request.app.state.settings,
+        "section": "",
+        "signed_in": signed_in,
+        "main_menu": main_menu,
+        "account_menu": account_menu,
+    }
 
 
 def get_session(factory: SessionFactoryDep) -> Iterator[Session]:

@@ -16,12 +16,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_DATABASE_URL", "Region", "WebSettings"]
+__all__ = ["DEFAULT_DATABASE_URL", "KNOWN_DEFAULT_SECRETS", "Region", "WebSettings"]
 
 Region = Literal["england", "eu", "us"]
+
+#: Secret keys from examples and tutorials: the app refuses to start with any of them (B7).
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {"", "changeme", "change-me", "secret", "secret-key", "development", "dev", "default"}
+)
 
 #: The embedded default: a SQLite file in the working directory.
 DEFAULT_DATABASE_URL = "sqlite:///relapsewatch.db"
@@ -91,3 +96,35 @@ class WebSettings(BaseSettings):
         default=False,
         description="Served over TLS (directly or behind a proxy): send HSTS for one year.",
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "At least 32 random characters, kept secret: keys the lockout counters. Required; "
+            "make one with `relapsewatch secret-key`. The app refuses to start without it."
+        ),
+    )
+    session_idle_minutes_staff: float = Field(
+        default=15, gt=0, description="Staff and admin sessions end after this much inactivity."
+    )
+    session_idle_minutes_patient: float = Field(
+        default=30, gt=0, description="Patient sessions end after this much inactivity."
+    )
+    session_absolute_hours: float = Field(
+        default=12, gt=0, description="Every session ends this long after login."
+    )
+    openapi: bool = Field(
+        default=False,
+        description="Serve /openapi.json (off in production; RELIABILITY H3).",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server for new-question e-mails to care teams; unset = no e-mail.",
+    )
+    smtp_port: int = Field(default=587, gt=0, lt=65536, description="SMTP server port.")
+    smtp_starttls: bool = Field(default=True, description="Use STARTTLS with the SMTP server.")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if any.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password, if any.")
+    smtp_from: str = Field(
+        default="relapsewatch@localhost", description="Sender address of notification e-mails."
+    )
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, description="SMTP time limit.")

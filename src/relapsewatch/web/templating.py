@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 import jinja2
+import markupsafe
 from starlette.templating import Jinja2Templates
 
 from relapsewatch.plotting.course import RESPONSE_WORDS
@@ -83,7 +84,19 @@ def build_templates() -> Jinja2Templates:
     # Addresses as paths ("/patients/P1"), not absolute URLs built from the Host header: they
     # stay right behind a proxy and cannot be pointed elsewhere by a forged Host.
     env.globals["url_for"] = _url_path_for
+    env.globals["csrf_field"] = _csrf_field
     return templates
+
+
+@jinja2.pass_context
+def _csrf_field(context: dict[str, Any]) -> markupsafe.Markup:
+    """The hidden CSRF field every form of a signed-in page carries (RELIABILITY B5)."""
+    signed_in = getattr(context["request"].state, "signed_in", None)
+    if signed_in is None:
+        return markupsafe.Markup("")
+    return markupsafe.Markup('<input type="hidden" name="csrf_token" value="{}">').format(
+        signed_in.csrf_token
+    )
 
 
 @jinja2.pass_context

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
 from relapsewatch.errors import DataError, Problem
-from relapsewatch.io import read_tables, validate_folder
+from relapsewatch.io import CanonicalTables, read_tables, validate_folder
+from relapsewatch.store.accounts import SignedIn, patients_outside_teams
 from relapsewatch.store.repository import import_tables, preview_import
+from relapsewatch.web.auth import CurrentUser
 from relapsewatch.web.deps import (
     SessionDep,
     SessionFactoryDep,
@@ -63,6 +66,24 @@ def _limits(settings: WebSettings) -> UploadLimits:
     )
 
 
+def _outside_team(session: Session, signed_in: SignedIn, tables: CanonicalTables) -> list[Problem]:
+    """Stored patients in the upload that the importer's care teams do not look after: an
+    import may add to them only from their own team (RELIABILITY A3, A4)."""
+    ids = tables.patients.get_column("patient_id").to_list()
+    outside = patients_outside_teams(session, signed_in.account, ids)
+    return [
+        Problem(
+            file="patients",
+            row=None,
+            column="patient_id",
+            found=pid,
+            expected="a patient of your care team, or a new patient",
+            fix="remove this patient's rows, or ask an admin to add them to your care team",
+        )
+        for pid in outside
+    ]
+
+
 def _shown(problems: list[Problem] | tuple[Problem, ...], staged: StagedUpload) -> list[Problem]:
     """Problems named by the files the user uploaded, in table order, then row."""
     renamed = [dataclasses.replace(p, file=staged.display.get(p.file, p.file)) for p in problems]
@@ -87,6 +108,7 @@ def preview(
     session: SessionDep,
     settings: SettingsDep,
     templates: TemplatesDep,
+    signed_in: CurrentUser,
 ) -> HTMLResponse:
     root = staging_root(request)
     prune_staging(root, max_age_seconds=settings.staging_ttl_seconds)
@@ -108,6 +130,7 @@ def preview(
             tables = read_tables(staged.folder)
             store_preview = preview_import(session, tables)
             problems += list(store_preview.problems)
+            problems += _outside_team(session, signed_in, tables)
     errors = [p for p in problems if p.severity == "error"]
     ok = not errors and truncated == 0
     if not ok:
@@ -138,6 +161,7 @@ def apply(
     session_factory: SessionFactoryDep,
     settings: SettingsDep,
     templates: TemplatesDep,
+    signed_in: CurrentUser,
 ) -> HTMLResponse:
     staged = find_staged(staging_root(request), token, max_age_seconds=settings.staging_ttl_seconds)
     if staged is None:
@@ -161,8 +185,15 @@ def apply(
         )
     try:
         tables = read_tables(staged.folder)
+        with session_factory() as session:
+            outside = _outside_team(session, signed_in, tables)
+        if outside:
+            raise DataError(outside)
         result = import_tables(
-            session_factory, tables, source="web upload: " + ", ".join(staged.display.values())
+            session_factory,
+            tables,
+            source="web upload: " + ", ".join(staged.display.values()),
+            care_teams=signed_in.account.team_ids,
         )
     except DataError as err:
         discard_staged(staged.folder)

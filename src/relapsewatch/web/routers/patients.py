@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
+from relapsewatch.store.accounts import visible_patients
 from relapsewatch.store.repository import (
     count_patients,
     get_patient,
@@ -14,6 +16,7 @@ from relapsewatch.store.repository import (
     load_course,
     load_patient_tables,
 )
+from relapsewatch.web.auth import CurrentUser
 from relapsewatch.web.deps import (
     PageCacheDep,
     PatientId,
@@ -21,9 +24,10 @@ from relapsewatch.web.deps import (
     SessionDep,
     SettingsDep,
     TemplatesDep,
+    page_context,
     render,
 )
-from relapsewatch.web.page_cache import cached_response_body
+from relapsewatch.web.page_cache import CachedBody
 from relapsewatch.web.views import course_page
 
 __all__ = ["router"]
@@ -42,14 +46,23 @@ def patient_list(
     session: SessionDep,
     settings: SettingsDep,
     templates: TemplatesDep,
+    signed_in: CurrentUser,
     q: Search = None,
     page: PageNumber = 1,
 ) -> HTMLResponse:
+    """The patients of the signed-in nurse's or clinician's care teams."""
     search = (q or "").strip() or None
     size = settings.page_size
-    total = count_patients(session, search=search)
+    visible = visible_patients(signed_in.account)
+    total = count_patients(session, search=search, where=visible)
     pages = max(1, -(-total // size))
-    shown = list_patients(session, search=search, limit=size, offset=(min(page, pages) - 1) * size)
+    shown = list_patients(
+        session,
+        search=search,
+        limit=size,
+        offset=(min(page, pages) - 1) * size,
+        where=visible,
+    )
     return render(
         request,
         templates,
@@ -73,30 +86,42 @@ def patient_course(
     templates: TemplatesDep,
     region: RegionDep,
     cache: PageCacheDep,
+    signed_in: CurrentUser,
     scale: Annotated[Literal["linear", "log"], Query(description="Chart scale.")] = "linear",
 ) -> HTMLResponse:
+    """One patient's course. The body is cached by record version (see ``page_cache``)."""
     patient = get_patient(session, patient_id)
     if patient is None:
         raise HTTPException(status_code=404)
-    key = (patient_id, patient.version, region, scale)
-    accepts = request.headers.get("accept-encoding", "")
-    cached = cache.get(key)
-    if cached is not None:
-        body, headers = cached_response_body(cached, accepts)
-        return HTMLResponse(body, headers=headers)
-    tables = load_patient_tables(session, patient_id)
-    if tables is None:
-        raise HTTPException(status_code=404)
-    course = load_course(session, patient_id)
-    view = course_page(patient, tables, course, region=region, scale=scale)
-    page = render(
+    audience = "patient" if signed_in.account.role == "patient" else "staff"
+    key = (patient_id, patient.version, region, scale, audience)
+    body = cache.get(key)
+    if body is None:
+        tables = load_patient_tables(session, patient_id)
+        if tables is None:
+            raise HTTPException(status_code=404)
+        course = load_course(session, patient_id)
+        view = course_page(patient, tables, course, region=region, scale=scale)
+        html = templates.get_template("patients/_course_main.html").render(
+            {
+                **page_context(request),
+                "request": request,
+                "section": "patients",
+                "page": view,
+                "patient": patient,
+                "audience": audience,
+            }
+        )
+        has_chart = bool(view.chart or (view.residual and view.residual.figure_json))
+        body = cache.put(key, CachedBody(html, has_chart))
+    return render(
         request,
         templates,
         "patients/course.html",
-        {"section": "patients", "page": view, "patient": patient},
+        {
+            "section": "patients",
+            "patient": patient,
+            "main_html": Markup(body.html),
+            "has_chart": body.has_chart,
+        },
     )
-    stored = cache.put(key, bytes(page.body))
-    if stored is None:
-        return page
-    body, headers = cached_response_body(stored, accepts)
-    return HTMLResponse(body, headers=headers)
