@@ -11,8 +11,12 @@ clients (keep-alive, ``Accept-Encoding: gzip`` as browsers send) on the patient 
   -c CLIENTS -d SECONDS``, whose C client leaves the CPU to the server;
 * ``--tool python``: asyncio + httpx clients requesting back to back until ``--requests``.
 
-Two runs: the page as served (rendered pages reused while the record is unchanged), and with
-the page cache off (every request loads the record and renders the page). It also times one
+Every request is signed in as a nurse of the patient's care team (one session shared by the
+clients), so each one also pays for what a real request pays: the session check (its last
+activity is written) and the audit row, appended to the hash chain before the response starts.
+
+Two runs: the page as served (rendered page bodies reused while the record is unchanged), and
+with the page cache off (every request loads the record and renders the page). It also times one
 uncached render in-process. Figures are printed as Markdown rows with the machine load.
 
 Usage::
@@ -45,11 +49,14 @@ import httpx
 import polars as pl
 
 from relapsewatch.io import normalise_tables
+from relapsewatch.store.accounts import add_patients_to_team, create_team, create_user
 from relapsewatch.store.db import create_engine_for, make_session_factory
 from relapsewatch.store.migrate import upgrade_database
 from relapsewatch.store.repository import import_tables
 
 PATIENT = "BENCH-0001"
+NURSE, NURSE_PASSWORD = "bench.nurse", "bench nurse harbour pebble violin"
+SECRET_KEY = "bench-only-secret-key-0123456789abcdefghijklmnop"
 SERVER = """
 import sys, uvicorn
 uvicorn.run("bench.bench_web:_app_from_env", factory=True, host="127.0.0.1",
@@ -140,7 +147,19 @@ def build_database(folder: Path, others: int) -> str:
     if tables is None:
         raise SystemExit("bench data did not validate:\n" + "\n".join(map(str, log.errors)))
     started = time.perf_counter()
-    import_tables(make_session_factory(engine), tables, source="bench_web")
+    factory = make_session_factory(engine)
+    import_tables(factory, tables, source="bench_web")
+    team = create_team(factory, "Bench team")
+    add_patients_to_team(factory, team, tables.patients.get_column("patient_id").to_list())
+    create_user(
+        factory,
+        username=NURSE,
+        password=NURSE_PASSWORD,
+        role="nurse",
+        display_name="Bench nurse",
+        now=dt.datetime.now(dt.UTC),
+        team_ids=[team],
+    )
     print(
         f"imported {tables.measurements.height} results of {tables.patients.height} patients "
         f"in {time.perf_counter() - started:.1f} s",
@@ -181,9 +200,11 @@ async def _client(
             raise SystemExit(f"GET {url} answered {answer.status_code}")
 
 
-async def _python_load(url: str, clients: int, requests: int) -> tuple[list[float], float]:
+async def _python_load(
+    url: str, clients: int, requests: int, cookie: str
+) -> tuple[list[float], float]:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    headers = {"Accept-Encoding": "gzip"}
+    headers = {"Accept-Encoding": "gzip", "Cookie": cookie}
     async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as http:
         await asyncio.gather(*(_client(http, url, [10], []) for _ in range(clients)))
         latencies: list[float] = []
@@ -198,13 +219,13 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
-def run_load(label: str, url: str, args: argparse.Namespace) -> Result:
+def run_load(label: str, url: str, args: argparse.Namespace, cookie: str) -> Result:
     if args.tool == "wrk":
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(WRK_P95)
         try:
             common = ["wrk", "-t2", f"-c{args.clients}", "--timeout", "30s"]
-            common += ["-H", "Accept-Encoding: gzip"]
+            common += ["-H", "Accept-Encoding: gzip", "-H", f"Cookie: {cookie}"]
             # Warm-up: every worker process renders and caches the page once.
             subprocess.run([*common, "-d3s", url], capture_output=True, check=True)
             out = subprocess.run(
@@ -228,7 +249,7 @@ def run_load(label: str, url: str, args: argparse.Namespace) -> Result:
             top / 1e3,
             errors,
         )
-    latencies, seconds = asyncio.run(_python_load(url, args.clients, args.requests))
+    latencies, seconds = asyncio.run(_python_load(url, args.clients, args.requests, cookie))
     ms = [x * 1000 for x in latencies]
     return Result(
         label,
@@ -249,6 +270,7 @@ def _serve(url: str, workers: int, cache_entries: int) -> tuple[subprocess.Popen
         **os.environ,
         "RELAPSEWATCH_DATABASE_URL": url,
         "RELAPSEWATCH_PAGE_CACHE_ENTRIES": str(cache_entries),
+        "RELAPSEWATCH_SECRET_KEY": SECRET_KEY,
     }
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(workers)], env=env)
     base = f"http://127.0.0.1:{port}"
@@ -262,9 +284,21 @@ def _serve(url: str, workers: int, cache_entries: int) -> tuple[subprocess.Popen
     raise SystemExit("the server did not start")
 
 
-def single_render_ms(page: str, times: int = 30) -> list[float]:
+def sign_in(base: str) -> str:
+    """Sign the bench nurse in; returns the ``Cookie`` header value of the session."""
+    answer = httpx.post(
+        f"{base}/login", data={"username": NURSE, "password": NURSE_PASSWORD}, timeout=30
+    )
+    if answer.status_code != 303:
+        raise SystemExit(f"login answered {answer.status_code}")
+    token = answer.cookies.get("__Host-relapsewatch")
+    return f"__Host-relapsewatch={token}"
+
+
+def single_render_ms(page: str, cookie: str, times: int = 30) -> list[float]:
     """One client, one request at a time (cache off): the cost of loading and rendering."""
-    with httpx.Client(timeout=30, headers={"Accept-Encoding": "gzip"}) as http:
+    headers = {"Accept-Encoding": "gzip", "Cookie": cookie}
+    with httpx.Client(timeout=30, headers=headers) as http:
         http.get(page)
         out = []
         for _ in range(times):
@@ -292,11 +326,12 @@ def main() -> None:
             server, base = _serve(url, args.workers, entries)
             try:
                 page = f"{base}/patients/{PATIENT}"
-                size = len(httpx.get(page, timeout=30).content)
+                cookie = sign_in(base)
+                size = len(httpx.get(page, timeout=30, headers={"Cookie": cookie}).content)
                 if entries == 0:
-                    single = single_render_ms(page)
+                    single = single_render_ms(page, cookie)
                 load_before = os.getloadavg()[0]
-                results.append(run_load(label, page, args))
+                results.append(run_load(label, page, args, cookie))
                 results[-1].label += f" (load before {load_before:.1f})"
             finally:
                 server.terminate()

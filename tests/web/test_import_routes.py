@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import zipfile
 from pathlib import Path
 
 import polars as pl
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from relapsewatch.io import read_tables
+
+sys.path.insert(0, str(Path(__file__).parent))
+from accounts_support import SeededAccounts, sign_in
+
+from conftest import https_client
 
 COHORT = Path(__file__).parent / "data" / "cohort"
 
@@ -175,3 +184,57 @@ def test_parquet_tables_import_like_csv(client: TestClient) -> None:
     applied = client.post("/import/apply", data={"token": _token(preview.text)})
     assert "The records were saved" in applied.text
     assert client.get("/patients/W-IMP").status_code == 200
+
+
+# --- care teams (RELIABILITY A3, A4): an import reaches only the importer's own patients ------
+
+W_LEN_MORE = "patient_id,date,test,value,unit\nW-LEN,2024-10-01,serum_m_protein,0.9,g/dL\n"
+W_LEN_PATIENT = "patient_id,disease,diagnosis_date,heavy_chain,light_chain\n"
+
+
+def test_new_patients_join_the_importing_nurses_care_team(
+    client: TestClient, app: FastAPI, accounts: SeededAccounts
+) -> None:
+    preview = client.post(
+        "/import/preview",
+        files=_files(
+            patients=NEW_PATIENTS, measurements=NEW_MEASUREMENTS, treatments=NEW_TREATMENTS
+        ),
+    )
+    assert preview.status_code == 200, preview.text[-2000:]
+    done = client.post("/import/apply", data={"token": _token(preview.text)})
+    assert done.status_code == 200
+    assert client.get("/patients/W-IMP").status_code == 200
+    with https_client(app) as other:
+        sign_in(other, "nurse.b")
+        assert other.get("/patients/W-IMP").status_code == 404
+        assert "W-IMP" not in other.get("/patients").text
+
+
+def test_a_nurse_cannot_add_rows_to_another_teams_patient(
+    client: TestClient, app: FastAPI, accounts: SeededAccounts
+) -> None:
+    stored = client.get("/patients/W-LEN").text
+    with https_client(app) as other:
+        sign_in(other, "nurse.b")
+        own_row = _stored_patient_row(app, "W-LEN")
+        preview = other.post(
+            "/import/preview",
+            files=_files(
+                patients=W_LEN_PATIENT + own_row,
+                measurements=W_LEN_MORE,
+                treatments="patient_id,therapy,start_date,end_date\n",
+            ),
+        )
+        assert preview.status_code == 422
+        assert "W-LEN" in preview.text and "care team" in preview.text
+        assert 'name="token"' not in preview.text
+    assert client.get("/patients/W-LEN").text == stored
+
+
+def _stored_patient_row(app: FastAPI, patient_id: str) -> str:
+    """The patient's stored row as CSV (so the import matches it and only adds a result)."""
+    frame = read_tables(COHORT).patients.filter(pl.col("patient_id") == patient_id)
+    columns = ["patient_id", "disease", "diagnosis_date", "heavy_chain", "light_chain"]
+    values = frame.select(columns).row(0)
+    return ",".join("" if v is None else str(v) for v in values) + "\n"
