@@ -7,13 +7,21 @@ gets a new database copied from a migrated template. Without the binaries the Po
 fail and say how to install them: CI must run both backends, so they are never skipped.
 
 Select one backend with ``-k sqlite`` or ``-k postgresql``.
+
+Log hygiene over the whole suite (RELIABILITY D5): tests put canary strings (starting with
+``CANARY-`` or ``canary-``) into patient data: ids, names, values and message text. Every log
+record of the app's loggers is captured at DEBUG level, and after each test its captured
+stdout, stderr and log are searched for canaries; any found fails the whole run, naming the
+test and the stream.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +33,36 @@ from relapsewatch.store.db import create_engine_for, make_session_factory
 from relapsewatch.store.migrate import upgrade_database
 from relapsewatch.store.testing import PostgresServer, PostgresUnavailableError
 
+sys.path.insert(0, str(Path(__file__).parent))
+from canaries import canary_sections
+
 BACKENDS = ("sqlite", "postgresql")
+
+#: The app's loggers, captured at every level so a leak at DEBUG is caught too.
+APP_LOGGERS = ("relapsewatch", "uvicorn.error")
+_canary_leaks: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in APP_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for title in canary_sections(report.sections):
+        _canary_leaks.append(f"{report.nodeid}: {title}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _canary_leaks:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", "patient-data canaries reached the output (RELIABILITY D5)")
+            for leak in sorted(set(_canary_leaks)):
+                reporter.write_line(f"  {leak}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 PG_TEMPLATE = "rw_template"
 _database_numbers = itertools.count()
 
