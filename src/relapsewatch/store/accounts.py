@@ -72,6 +72,7 @@ __all__ = [
     "get_account",
     "list_teams",
     "list_users",
+    "new_token",
     "patients_outside_teams",
     "resolve_session",
     "set_password",
@@ -133,6 +134,12 @@ class LoginOutcome:
     status: str
     account: Account | None = None
     retry_after: int = 0
+
+
+def new_token() -> str:
+    """A fresh secret for a session cookie or a CSRF token: 256 bits from the operating
+    system's CSPRNG (:func:`secrets.token_urlsafe`), 43 URL-safe characters (RELIABILITY B3)."""
+    return secrets.token_urlsafe(32)
 
 
 def token_hash(token: str) -> str:
@@ -442,8 +449,8 @@ def start_session(
     """A new session for a user who has just logged in: ``(token, signed_in)``.
 
     The token goes in the cookie and is never stored; the CSRF token goes in the forms."""
-    token = secrets.token_urlsafe(32)
-    csrf = secrets.token_urlsafe(32)
+    token = new_token()
+    csrf = new_token()
     with write_session(session_factory) as session:
         user = session.get(User, user_id)
         if user is None or user.disabled:
