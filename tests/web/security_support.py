@@ -192,6 +192,7 @@ def build_world(
         now=clock.now,
         team_ids=[accounts.team_id],
     )
+    accounts.users[spare.username] = spare
     threads = {
         patient: _add_thread(factory, patient, f"question of {patient}", clock.now)
         for patient in (OWN_PATIENT, FOREIGN_PATIENT)
