@@ -1,0 +1,166 @@
+"""Audit rows are append-only in the database (RELIABILITY D2), and a change made by someone
+who could get past that is still found by the hash chain (D3), on SQLite and PostgreSQL.
+
+The migration's triggers refuse UPDATE and DELETE of ``audit_events`` (SQLite ``RAISE(ABORT)``,
+PostgreSQL a trigger function, which also refuses TRUNCATE). Each attempt must fail and leave
+every row exactly as it was. An attacker with the database owner's rights can drop the
+triggers; the test does so and checks that ``verify_audit`` then names the changed row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from relapsewatch.store.audit import AuditRecord, append_audit, verify_audit
+from relapsewatch.store.db import is_sqlite
+from relapsewatch.store.models import AuditEvent
+
+ROWS = 6
+
+#: Statements an app (or an intruder using its database role) might try.
+CHANGES = (
+    "UPDATE audit_events SET outcome = 'success' WHERE id = 2",
+    "UPDATE audit_events SET detail = 'nothing happened'",
+    "DELETE FROM audit_events WHERE id = 3",
+    "DELETE FROM audit_events WHERE id = (SELECT MAX(id) FROM audit_events)",
+    "DELETE FROM audit_events",
+)
+
+
+def _append(factory: sessionmaker[Session], count: int, *, start: int = 0) -> None:
+    at = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+    append_audit(
+        factory,
+        [
+            AuditRecord(
+                at=at + dt.timedelta(seconds=start + n),
+                user_id=n + 1,
+                role="nurse",
+                action="read",
+                resource_type="course",
+                outcome="denied" if n % 3 == 0 else "success",
+                request_id=f"req{start + n:04d}",
+                client_ip="127.0.0.1",
+                detail=None,
+            )
+            for n in range(count)
+        ],
+    )
+
+
+def _snapshot(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        return [tuple(r) for r in connection.execute(select(AuditEvent).order_by(AuditEvent.id))]
+
+
+def _drop_triggers(engine: Engine) -> None:
+    """What an intruder with the owner's rights could do first."""
+    with engine.begin() as connection:
+        if is_sqlite(connection):
+            connection.exec_driver_sql("DROP TRIGGER audit_events_no_update")
+            connection.exec_driver_sql("DROP TRIGGER audit_events_no_delete")
+        else:
+            connection.exec_driver_sql("DROP TRIGGER audit_events_no_change ON audit_events")
+            connection.exec_driver_sql("DROP TRIGGER audit_events_no_truncate ON audit_events")
+
+
+@pytest.mark.parametrize("statement", CHANGES)
+def test_update_and_delete_fail_and_change_nothing(
+    db_engine: Engine, db_sessions: sessionmaker[Session], statement: str
+) -> None:
+    _append(db_sessions, ROWS)
+    before = _snapshot(db_engine)
+    with pytest.raises(DBAPIError, match="append-only"), db_engine.begin() as connection:
+        connection.execute(text(statement))
+    assert _snapshot(db_engine) == before
+    with db_sessions() as session:
+        assert verify_audit(session).ok
+
+
+def test_truncate_fails_on_postgresql(
+    db_engine: Engine, db_sessions: sessionmaker[Session]
+) -> None:
+    if is_sqlite(db_engine):
+        pytest.skip("SQLite has no TRUNCATE; its whole-table DELETE is refused above")
+    _append(db_sessions, ROWS)
+    before = _snapshot(db_engine)
+    with pytest.raises(DBAPIError, match="append-only"), db_engine.begin() as connection:
+        connection.exec_driver_sql("TRUNCATE audit_events")
+    assert _snapshot(db_engine) == before
+
+
+def test_changes_through_the_orm_fail_too(db_sessions: sessionmaker[Session]) -> None:
+    _append(db_sessions, ROWS)
+    with db_sessions() as session:
+        event = session.get(AuditEvent, 1)
+        assert event is not None
+        event.outcome = "success" if event.outcome != "success" else "denied"
+        with pytest.raises(DBAPIError, match="append-only"):
+            session.commit()
+    with db_sessions() as session:
+        event = session.get(AuditEvent, 4)
+        assert event is not None
+        session.delete(event)
+        with pytest.raises(DBAPIError, match="append-only"):
+            session.commit()
+    with db_sessions() as session:
+        assert verify_audit(session).ok
+        assert verify_audit(session).checked == ROWS
+
+
+def test_appending_keeps_the_chain_intact(db_sessions: sessionmaker[Session]) -> None:
+    with db_sessions() as session:
+        assert verify_audit(session).ok and verify_audit(session).checked == 0
+    for start in (0, ROWS, 2 * ROWS):
+        _append(db_sessions, ROWS, start=start)
+        with db_sessions() as session:
+            report = verify_audit(session, batch=4)
+            assert report.ok and report.checked == start + ROWS
+
+
+def test_an_edit_made_with_the_triggers_dropped_is_found(
+    db_engine: Engine, db_sessions: sessionmaker[Session]
+) -> None:
+    _append(db_sessions, ROWS)
+    _drop_triggers(db_engine)
+    with db_engine.begin() as connection:
+        changed = connection.execute(
+            text("UPDATE audit_events SET outcome = 'success' WHERE id = 4")
+        ).rowcount
+    assert changed == 1  # the attacker did get through
+    with db_sessions() as session:
+        report = verify_audit(session)
+    assert not report.ok
+    assert report.first_bad_id == 4 and report.checked == 3
+    assert "content" in report.reason
+
+
+def test_a_row_deleted_with_the_triggers_dropped_is_found(
+    db_engine: Engine, db_sessions: sessionmaker[Session]
+) -> None:
+    _append(db_sessions, ROWS)
+    _drop_triggers(db_engine)
+    with db_engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM audit_events WHERE id = 2")
+    with db_sessions() as session:
+        report = verify_audit(session)
+    assert not report.ok and report.first_bad_id == 3 and report.checked == 1
+
+
+def test_a_tail_deleted_with_the_triggers_dropped_is_found(
+    db_engine: Engine, db_sessions: sessionmaker[Session]
+) -> None:
+    _append(db_sessions, ROWS)
+    _drop_triggers(db_engine)
+    with db_engine.begin() as connection:
+        connection.exec_driver_sql(f"DELETE FROM audit_events WHERE id > {ROWS - 2}")
+    with db_sessions() as session:
+        report = verify_audit(session)
+    assert not report.ok and report.checked == ROWS - 2
+    assert "head" in report.reason
