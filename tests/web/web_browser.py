@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,7 +19,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -43,6 +45,8 @@ SCREENSHOTS = Path(
     os.environ.get("RELAPSEWATCH_SCREENSHOTS")
     or Path(tempfile.gettempdir()) / "relapsewatch-screenshots"
 ).resolve()
+#: The accounts ``serve --demo`` makes, one per role.
+DEMO_USERNAMES = frozenset({"demo.nurse", "demo.clinician", "demo.patient", "demo.admin"})
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
 
@@ -84,9 +88,32 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+class DemoSite(NamedTuple):
+    """A running ``serve --demo``: the address it printed, everything it printed, and the demo
+    accounts from its table (username to one-off password)."""
+
+    address: str
+    output: str
+    accounts: dict[str, str]
+
+
+#: A row of the demo accounts table: username, password, role (Rich pads columns with spaces).
+_DEMO_ROW = re.compile(r"^\s*(demo\.[a-z]+)\s+(\S+)\s+(nurse|clinician|patient|admin)\b", re.M)
+
+
+def demo_accounts(output: str) -> dict[str, str]:
+    """The demo accounts ``serve --demo`` printed, as username to password.
+
+    >>> demo_accounts(" demo.nurse   Ab-3_x  nurse  sees the demo care team's patients")
+    {'demo.nurse': 'Ab-3_x'}
+    """
+    return {name: password for name, password, _ in _DEMO_ROW.findall(output)}
+
+
 @contextmanager
-def serve_demo() -> Iterator[tuple[str, str]]:
-    """Run ``relapsewatch serve --demo`` as a child process; yields (address printed, output)."""
+def serve_demo() -> Iterator[DemoSite]:
+    """Run ``relapsewatch serve --demo`` as a child process; yields the address it printed, its
+    output and the demo accounts it made (RELIABILITY B8: every page needs a login now)."""
     port = free_port()
     command = [
         sys.executable,
@@ -96,7 +123,8 @@ def serve_demo() -> Iterator[tuple[str, str]]:
         "--port",
         str(port),
     ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+    # Wide enough that Rich never wraps a password cell of the accounts table.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "COLUMNS": "200"}
     child = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
@@ -113,7 +141,12 @@ def serve_demo() -> Iterator[tuple[str, str]]:
                 break
         address = printed[-1].split("is running at", 1)[1].split()[0]
         wait_for_health(address.rstrip("/"))
-        yield address, "".join(printed)
+        output = "".join(printed)
+        accounts = demo_accounts(output)
+        missing = DEMO_USERNAMES - accounts.keys()
+        if missing:
+            raise RuntimeError(f"serve --demo printed no password for {sorted(missing)}:\n{output}")
+        yield DemoSite(address, output, accounts)
     finally:
         child.terminate()
         try:
@@ -121,6 +154,27 @@ def serve_demo() -> Iterator[tuple[str, str]]:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+def sign_in(page: Page, base: str, username: str, password: str) -> None:
+    """Sign in through the login form, as a person would; waits until the site has left the
+    login page (the account's own starting page, or the page that asked for the login)."""
+    page.goto(f"{base.rstrip('/')}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    if urlsplit(page.url).path == "/login":
+        refused = page.locator(".error-summary")
+        reason = refused.inner_text() if refused.count() else page.title()
+        raise AssertionError(f"{username} could not sign in: {reason}")
+
+
+def sign_out(page: Page) -> None:
+    """Press "Sign out" in the header; waits for the login page it goes to."""
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign out").click()
+    assert urlsplit(page.url).path == "/login", page.url
 
 
 def launch(playwright: Playwright, profile: Path, *, bypass_csp: bool = False) -> BrowserContext:
