@@ -138,11 +138,13 @@ class ServerErrorMiddleware:
             await self.app(scope, receive, watch)
         except Exception as exc:
             request = Request(scope)
+            # The route's name, never the address: it may hold a patient's id or anything
+            # typed into it, control characters included (RELIABILITY D5).
             logger.error(
                 "unhandled %s on %s %s (request %s)",
                 type(exc).__name__,
                 request.method,
-                request.url.path,
+                getattr(scope.get("route"), "name", None) or "(no route)",
                 getattr(request.state, "request_id", ""),
             )
             if started:
