@@ -156,6 +156,31 @@ def _pages(client: TestClient) -> Iterator[tuple[str, str]]:
         yield path, client.get(path).text
     for page_id in INFO_PAGE_IDS:
         yield f"/info/{page_id}", client.get(f"/info/{page_id}").text
+    # Messages as a patient sees them: an account for W-LEN and one answered question.
+    import datetime as dt
+
+    from accounts_support import PASSWORDS
+
+    from relapsewatch.store.accounts import create_user
+
+    create_user(
+        client.app.state.session_factory,
+        username="patient.w-len",
+        password=PASSWORDS["patient"],
+        role="patient",
+        display_name="Patient W-LEN",
+        now=dt.datetime.now(dt.UTC),
+        patient_id="W-LEN",
+    )
+    with TestClient(client.app, base_url="https://testserver") as patient:
+        sign_in(patient, "patient.w-len")
+        question = {"subject": "My tablets", "body": "When do I take the new tablets?"}
+        sent = patient.post("/patients/W-LEN/messages", data=question, follow_redirects=False)
+        thread = sent.headers["location"]
+        client.post(thread, data={"body": "We can talk about it at your next visit."})
+        for path in ("/patients/W-LEN/messages", thread, "/support/ask"):
+            yield f"{path} (patient)", patient.get(path).text
+
 
 
 def test_patient_facing_text_reads_at_grade_8_or_below_and_gives_no_advice(

@@ -28,17 +28,20 @@ class MenuItem:
 MAIN_MENU: dict[str, tuple[MenuItem, ...]] = {
     "patient": (
         MenuItem("patients.course", "My record", "patients", own_record=True),
+        MenuItem("messages.list", "Messages", "messages", own_record=True),
         MenuItem("support.help", "Help and support", "support"),
         MenuItem("support.community", "Community", "community"),
     ),
     "nurse": (
         MenuItem("patients.list", "Patients", "patients"),
+        MenuItem("messages.inbox", "Inbox", "inbox"),
         MenuItem("imports.form", "Import", "import"),
         MenuItem("support.help", "Help and support", "support"),
         MenuItem("support.community", "Community", "community"),
     ),
     "clinician": (
         MenuItem("patients.list", "Patients", "patients"),
+        MenuItem("messages.inbox", "Inbox", "inbox"),
         MenuItem("imports.form", "Import", "import"),
         MenuItem("support.help", "Help and support", "support"),
         MenuItem("support.community", "Community", "community"),

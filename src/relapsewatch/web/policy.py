@@ -82,6 +82,12 @@ POLICY: Mapping[tuple[str, str], Rule] = {
     ("imports.form", "GET"): _signed_in(STAFF),
     ("imports.preview", "POST"): _signed_in(STAFF, "import", "import_preview"),
     ("imports.apply", "POST"): _signed_in(STAFF, "import", "import"),
+    # Messages between a patient and their care team (only the patient starts a thread).
+    ("messages.list", "GET"): _patient(PATIENT_OR_STAFF, "query", "message"),
+    ("messages.start", "POST"): _patient(frozenset({"patient"}), "create", "message"),
+    ("messages.thread", "GET"): _patient(PATIENT_OR_STAFF, "read", "message"),
+    ("messages.reply", "POST"): _patient(PATIENT_OR_STAFF, "create", "message"),
+    ("messages.inbox", "GET"): _signed_in(STAFF, "query", "message"),
 }
 
 
