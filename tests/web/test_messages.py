@@ -33,9 +33,9 @@ from relapsewatch.web import WebSettings, create_app
 sys.path.insert(0, str(Path(__file__).parent))
 from accounts_support import PASSWORDS, FakeClock, SeededAccounts, sign_in
 
-SUBJECT = "Question about my tablets"
-BODY = "Canary text 5b1e: is the new tablet taken with food?"
-ANSWER = "Canary answer 9d2c: yes, with breakfast."
+SUBJECT = "canary-subject-71 about my tablets"
+BODY = "canary-body-5b1e: is the new tablet taken with food?"
+ANSWER = "canary-answer-9d2c: yes, with breakfast."
 
 
 def _client(app: FastAPI, username: str) -> TestClient:
@@ -81,7 +81,7 @@ def btz_thread(engine: Engine, accounts: SeededAccounts) -> int:
         "W-BTZ",
         author,
         "Another patient's question",
-        "Canary other 3e4f",
+        "canary-other-3e4f",
         dt.datetime(2026, 11, 20, tzinfo=dt.UTC),
     )
 
@@ -194,7 +194,7 @@ def test_a_patient_reaches_no_other_patients_messages(
     }
     assert {name: r.status_code for name, r in refused.items()} == dict.fromkeys(refused, 404)
     for response in refused.values():
-        assert "Another patient" not in response.text and "Canary other" not in response.text
+        assert "Another patient" not in response.text and "canary-other" not in response.text
     # A foreign thread and a missing one cannot be told apart.
     assert _without_request_id(refused["own path"].text) == _without_request_id(
         refused["missing"].text
@@ -322,11 +322,11 @@ def test_a_patients_question_sends_the_team_one_mail_without_patient_data(
         assert "A new question is waiting in relapsewatch. Sign in to read it." in str(
             mail.get_payload(decode=True), "utf-8"
         )
-        for secret in ("W-LEN", "w-len", SUBJECT, "tablets", "Canary", f"/{thread_id}"):
+        for secret in ("W-LEN", "w-len", SUBJECT, "tablets", "canary-", f"/{thread_id}"):
             assert secret.encode() not in raw, secret
         nurse.post(f"/patients/W-LEN/messages/{thread_id}", data={"body": ANSWER})
         assert len(recorder.envelopes) == 1  # staff replies send nothing
-        patient.post(f"/patients/W-LEN/messages/{thread_id}", data={"body": "More canary"})
+        patient.post(f"/patients/W-LEN/messages/{thread_id}", data={"body": "canary-more-2"})
         assert len(recorder.envelopes) == 2  # the patient writing more does
         assert b"canary" not in bytes(recorder.envelopes[1].content).lower()
     finally:
@@ -357,14 +357,13 @@ def test_a_failed_mail_never_fails_the_question_and_logs_no_details(
     )
     patient = _client(app, "patient.w-len")
     try:
-        with caplog.at_level(logging.DEBUG):
+        with caplog.at_level(logging.DEBUG, logger="relapsewatch"):
             thread_id = _ask(patient)
     finally:
         patient.__exit__(None, None, None)
     assert _stored(engine) == [(thread_id, "W-LEN", "new", 1)]
     notices = [r.getMessage() for r in caplog.records if r.name == "relapsewatch.web.notify"]
     assert notices == ["new-question e-mail not sent (ConnectionRefusedError)"]
-    # The test client's own transport (httpx) logs the address it calls; the app logs nothing.
-    logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpx"))
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("relapsewatch"))
     for secret in ("team-a@example.test", "W-LEN", SUBJECT, BODY):
         assert secret not in logged
