@@ -302,3 +302,60 @@ def test_patient_pages_leave_nothing_in_browser_storage(
             "serviceWorkers": [],
             "caches": [],
         }, (path, stored)
+
+
+# --- a message, end to end --------------------------------------------------------------------
+
+
+def test_a_patients_question_reaches_the_team_inbox_and_the_reply_reaches_the_patient(
+    site: Site, page: Page
+) -> None:
+    subject = "Tired on the new tablets"
+    question = "I feel more tired since the new tablets started. Is that <b>expected</b>?"
+    reply = "Thank you for telling us. A nurse will phone you tomorrow to talk it through."
+    errors = watch_console(page)
+
+    as_user(page, site, "patient.w-len")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Messages").click()
+    assert path_of(page) == "/patients/W-LEN/messages"
+    assert page.get_by_role("heading", level=1).inner_text() == "Messages to your care team"
+    page.get_by_label("What is your question about?", exact=True).fill(subject)
+    page.get_by_label("Your question", exact=True).fill(question)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send to my care team").click()
+    assert re.fullmatch(r"/patients/W-LEN/messages/\d+", path_of(page)), page.url
+    assert page.get_by_role("heading", level=1).inner_text() == subject
+    assert "Waiting for your care team" in page.locator("main").inner_text()
+    assert question in page.locator(".message-body").first.inner_text()  # shown as written
+    sign_out(page)
+
+    as_user(page, site, "nurse.b")  # care team B does not look after W-LEN
+    page.goto(site.url("/inbox"))
+    assert subject not in page.locator("main").inner_text()
+    sign_out(page)
+
+    as_user(page, site, "nurse.a")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
+    team = page.get_by_role("region", name="Care team A")
+    assert "1 new, 0 answered" in page.locator("main").inner_text()
+    row = team.locator("tbody tr", has_text=subject)
+    assert row.locator("td").first.inner_text() == "New"
+    assert row.get_by_role("link", name="W-LEN").is_visible()
+    row.get_by_role("link", name=subject).click()
+    assert question in page.locator(".message-body").first.inner_text()
+    page.get_by_label("Your reply", exact=True).fill(reply)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send the reply").click()
+    assert page.locator("#latest .message-body").inner_text() == reply
+    assert "(nurse)" in page.locator("#latest .message-meta").inner_text()
+    page.get_by_role("link", name="Back to the inbox").click()
+    assert "0 new, 1 answered" in page.locator("main").inner_text()
+    sign_out(page)
+
+    as_user(page, site, "patient.w-len")
+    page.goto(site.url("/patients/W-LEN/messages"))
+    listed = page.locator("tbody tr", has_text=subject)
+    assert "Your care team has replied" in listed.inner_text()
+    listed.get_by_role("link", name=subject).click()
+    assert page.locator("#latest .message-body").inner_text() == reply
+    assert errors == [], errors
