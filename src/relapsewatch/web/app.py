@@ -42,6 +42,7 @@ from relapsewatch.web.auth import Clock, NotSignedInError, authorize, login_redi
 from relapsewatch.web.deps import page_context
 from relapsewatch.web.page_cache import PageCache
 from relapsewatch.web.routers import (
+    admin,
     assets,
     auth,
     health,
@@ -50,6 +51,7 @@ from relapsewatch.web.routers import (
     info,
     messages,
     patients,
+    records,
     results,
     support,
     treatments,
@@ -65,8 +67,10 @@ logger = logging.getLogger("relapsewatch.web")
 #: Every router of the app, one per resource.
 ROUTERS = (
     home.router,
+    admin.router,
     auth.router,
     patients.router,
+    records.router,
     results.router,
     treatments.router,
     imports.router,

@@ -82,12 +82,31 @@ POLICY: Mapping[tuple[str, str], Rule] = {
     ("imports.form", "GET"): _signed_in(STAFF),
     ("imports.preview", "POST"): _signed_in(STAFF, "import", "import_preview"),
     ("imports.apply", "POST"): _signed_in(STAFF, "import", "import"),
+    # Admin pages: accounts, care teams and the audit trail; no clinical data. Every change
+    # to an account or a care team is a privilege change and is audited (D1).
+    ("admin.users", "GET"): _signed_in(ADMIN),
+    ("admin.user_create", "POST"): _signed_in(ADMIN, "create", "account"),
+    ("admin.user_disable", "POST"): _signed_in(ADMIN, "update", "account"),
+    ("admin.user_enable", "POST"): _signed_in(ADMIN, "update", "account"),
+    ("admin.user_reset", "POST"): _signed_in(ADMIN, "update", "account"),
+    ("admin.teams", "GET"): _signed_in(ADMIN),
+    ("admin.team_create", "POST"): _signed_in(ADMIN, "create", "care_team"),
+    ("admin.team_patients", "POST"): _signed_in(ADMIN, "update", "care_team"),
+    ("admin.audit", "GET"): _signed_in(ADMIN, "query", "audit_trail"),
+    ("admin.audit_export", "GET"): _signed_in(ADMIN, "export", "audit_trail"),
     # Messages between a patient and their care team (only the patient starts a thread).
     ("messages.list", "GET"): _patient(PATIENT_OR_STAFF, "query", "message"),
     ("messages.start", "POST"): _patient(frozenset({"patient"}), "create", "message"),
     ("messages.thread", "GET"): _patient(PATIENT_OR_STAFF, "read", "message"),
     ("messages.reply", "POST"): _patient(PATIENT_OR_STAFF, "create", "message"),
     ("messages.inbox", "GET"): _signed_in(STAFF, "query", "message"),
+    # Data rights (D7, G1, G2): who has looked at a record, downloading it, erasing it.
+    ("records.access_log", "GET"): _patient(frozenset({"patient", "admin"}), "read", "access_log"),
+    ("records.export_page", "GET"): _patient(PATIENT_OR_STAFF, "read", "export_page"),
+    ("records.export_json", "GET"): _patient(PATIENT_OR_STAFF, "export", "record_json"),
+    ("records.export_csv", "GET"): _patient(PATIENT_OR_STAFF, "export", "record_csv"),
+    ("records.erase_form", "GET"): _patient(ADMIN, "read", "erasure_form"),
+    ("records.erase", "POST"): _patient(ADMIN, "delete", "patient"),
 }
 
 
