@@ -12,6 +12,8 @@ from typing import Annotated
 import typer
 
 from relapsewatch._version import __version__
+from relapsewatch.cli.accounts import secret_key, teams_app, users_app
+from relapsewatch.cli.audit import audit_app
 from relapsewatch.cli.course import course as course_command
 from relapsewatch.cli.importer import db_upgrade, import_
 from relapsewatch.cli.output import console, print_problems
@@ -86,6 +88,11 @@ app.command(name="import")(import_)
 db_app = typer.Typer(help="The app database.", no_args_is_help=True)
 db_app.command(name="upgrade")(db_upgrade)
 app.add_typer(db_app, name="db")
+
+app.command(name="secret-key")(secret_key)
+app.add_typer(users_app, name="users", no_args_is_help=True)
+app.add_typer(teams_app, name="teams", no_args_is_help=True)
+app.add_typer(audit_app, name="audit", no_args_is_help=True)
 
 
 def main() -> None:

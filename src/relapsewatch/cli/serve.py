@@ -38,6 +38,7 @@ from relapsewatch.store.db import create_engine_for, make_session_factory
 from relapsewatch.store.migrate import upgrade_database
 from relapsewatch.store.repository import import_tables, list_patients
 from relapsewatch.web import WebSettings, create_app
+from relapsewatch.web.app import _check_secret_key as check_secret_key
 
 __all__ = ["DEMO_PATIENT_ACCOUNT", "DemoAccount", "create_demo_accounts", "load_demo", "serve"]
 
@@ -187,6 +188,9 @@ def serve(
         else:
             base = WebSettings()
             settings = base.model_copy(update={"database_url": database_url or base.database_url})
+            # Refuse a missing or example key before the database is touched or any worker
+            # starts (RELIABILITY B7); create_app checks again for other callers.
+            check_secret_key(settings)
             engine = create_engine_for(settings.database_url)
             upgrade_database(engine)
         console.print(
