@@ -269,10 +269,12 @@ MAIN_PAGES = (
     ("community", "community"),
     ("key-information", "info/relapse_2"),
     ("change-password", "account/password"),
+    ("inbox", "inbox"),
 )
 #: Pages the demo patient sees (their own record, with the patient's menus).
 PATIENT_PAGES = (
     ("my-record", f"patients/{DEMO_PATIENT}"),
+    ("my-messages", f"patients/{DEMO_PATIENT}/messages"),
     ("my-change-password", "account/password"),
 )
 
