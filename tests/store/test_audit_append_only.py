@@ -5,20 +5,27 @@ The migration's triggers refuse UPDATE and DELETE of ``audit_events`` (SQLite ``
 PostgreSQL a trigger function, which also refuses TRUNCATE). Each attempt must fail and leave
 every row exactly as it was. An attacker with the database owner's rights can drop the
 triggers; the test does so and checks that ``verify_audit`` then names the changed row.
+On PostgreSQL the app's own role, with the grants ``docs/accounts.md`` gives, is refused by its
+privileges alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, make_url, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from relapsewatch.store.accounts import create_team
 from relapsewatch.store.audit import AuditRecord, append_audit, verify_audit
-from relapsewatch.store.db import is_sqlite
+from relapsewatch.store.db import create_engine_for, is_sqlite, make_session_factory
+from relapsewatch.store.migrate import upgrade_database
 from relapsewatch.store.models import AuditEvent
 
 ROWS = 6
@@ -164,3 +171,60 @@ def test_a_tail_deleted_with_the_triggers_dropped_is_found(
         report = verify_audit(session)
     assert not report.ok and report.checked == ROWS - 2
     assert "head" in report.reason
+
+
+# --- the documented app role on PostgreSQL ------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "accounts.md"
+
+
+def _documented_grants(role: str, database: str) -> list[str]:
+    """The GRANT/REVOKE block of docs/accounts.md, for this role and database."""
+    blocks = re.findall(r"```sql\n(.*?)```", DOCS.read_text(encoding="utf-8"), flags=re.S)
+    (block,) = [b for b in blocks if "REVOKE UPDATE, DELETE, TRUNCATE ON audit_events" in b]
+    block = block.replace("relapsewatch_app", role)
+    block = block.replace("DATABASE relapsewatch ", f"DATABASE {database} ")
+    return [s.strip() for s in block.split(";") if s.strip()]
+
+
+def test_the_documented_app_role_appends_but_cannot_change_audit_rows(
+    database_url: str, db_engine: Engine, db_sessions: sessionmaker[Session]
+) -> None:
+    """D2's privilege layer: with the grants of docs/accounts.md, the app's role can append to
+    and check the audit trail and use the rest of the schema, but UPDATE, DELETE and TRUNCATE of
+    ``audit_events`` are refused by the privileges alone (the triggers are dropped first)."""
+    if is_sqlite(db_engine):
+        pytest.skip("SQLite has no roles; its triggers are tested above")
+    role = f"rw_app_{os.getpid()}"
+    database = make_url(database_url).database
+    assert database is not None
+    with db_engine.begin() as connection:
+        connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        for statement in _documented_grants(role, database):
+            connection.exec_driver_sql(statement)
+    _append(db_sessions, ROWS)
+    _drop_triggers(db_engine)
+    app_engine = create_engine_for(
+        make_url(database_url).set(username=role).render_as_string(hide_password=False)
+    )
+    try:
+        upgrade_database(app_engine)  # at head: what `serve` does at start, as the app's role
+        app_sessions = make_session_factory(app_engine)
+        assert create_team(app_sessions, "Role test team") > 0
+        _append(app_sessions, 2, start=ROWS)
+        before = _snapshot(db_engine)
+        for statement in (*CHANGES, "TRUNCATE audit_events"):
+            with (
+                pytest.raises(DBAPIError, match="permission denied"),
+                app_engine.begin() as connection,
+            ):
+                connection.execute(text(statement))
+        assert _snapshot(db_engine) == before
+        with app_sessions() as session:
+            report = verify_audit(session)
+        assert report.ok and report.checked == ROWS + 2
+    finally:
+        app_engine.dispose()
+        with db_engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP OWNED BY {role}")
+            connection.exec_driver_sql(f"DROP ROLE {role}")
