@@ -144,6 +144,8 @@ ACCOUNT_ERRORS = (
     ({"username": "two", "role": "patient", "patient_id": "W-LEN"}, "already has an account"),
     ({"username": "boss", "role": "superuser", "team_id": ""}, "role must be one of"),
     ({"username": "wrong.team", "role": "nurse", "team_id": "x1"}, "choose a care team"),
+    ({"username": "nul.name", "role": "admin", "display_name": "A\x00B"}, "letters, digits"),
+    ({"username": "nul.patient", "role": "patient", "patient_id": "W\x00"}, "letters, digits"),
 )
 
 
@@ -264,6 +266,9 @@ def test_admin_creates_a_team_and_adds_patients_by_id(
 
     unknown = admin.post(f"/admin/teams/{team_id}/patients", data={"patient_ids": "W-RISE X-1"})
     assert unknown.status_code == 400 and "X-1" in unknown.text
+    control = admin.post(f"/admin/teams/{team_id}/patients", data={"patient_ids": "W-LEN W\x00"})
+    assert control.status_code == 400 and "letters, digits" in control.text
+    assert admin.post("/admin/teams", data={"name": "Nul\x00team"}).status_code == 400
     duplicate = admin.post("/admin/teams", data={"name": "Night team"})
     assert duplicate.status_code == 400 and "already exists" in duplicate.text
     assert _last_audit(engine).outcome == "failure"

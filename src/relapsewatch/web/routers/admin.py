@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -76,6 +76,13 @@ def new_password() -> str:
     operating system's CSPRNG as 24 URL-safe characters (passes every rule of B1 for every
     role: longer than 15, never on the common list)."""
     return secrets.token_urlsafe(18)
+
+
+def _printable(values: Iterable[str]) -> None:
+    """Refuse control characters (a NUL cannot even be stored on PostgreSQL) in typed fields."""
+    for value in values:
+        if any(not c.isprintable() for c in value):
+            raise AccountError("use letters, digits, spaces and punctuation only")
 
 
 def _audit_target(request: Request, resource_id: int, detail: str | None = None) -> None:
@@ -172,6 +179,7 @@ def user_create(
     }
     password = new_password()
     try:
+        _printable(values.values())
         if team_id and not team_id.isdigit():
             raise AccountError("choose a care team from the list")
         account = create_user(
@@ -323,6 +331,7 @@ def team_create(
 ) -> Response:
     values = {"name": name.strip(), "notify_email": notify_email.strip()}
     try:
+        _printable(values.values())
         if values["notify_email"] and "@" not in values["notify_email"]:
             raise AccountError("the notification address must be an e-mail address, or empty")
         team = create_team(session_factory, values["name"], notify_email=values["notify_email"])
@@ -350,6 +359,7 @@ def team_patients(
     try:
         if not wanted:
             raise AccountError("give at least one patient id, separated by commas or spaces")
+        _printable(wanted)
         added = add_patients_to_team(session_factory, team_id, wanted)
     except AccountError as err:
         return _teams_page(request, templates, session, error=_sentence(err), status_code=400)
