@@ -144,6 +144,7 @@ ACCOUNT_ERRORS = (
     ({"username": "two", "role": "patient", "patient_id": "W-LEN"}, "already has an account"),
     ({"username": "boss", "role": "superuser", "team_id": ""}, "role must be one of"),
     ({"username": "wrong.team", "role": "nurse", "team_id": "x1"}, "choose a care team"),
+    ({"username": "big.team", "role": "nurse", "team_id": "9" * 20}, "choose a care team"),
     ({"username": "nul.name", "role": "admin", "display_name": "A\x00B"}, "letters, digits"),
     ({"username": "nul.patient", "role": "patient", "patient_id": "W\x00"}, "letters, digits"),
 )

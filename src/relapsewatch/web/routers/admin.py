@@ -180,7 +180,7 @@ def user_create(
     password = new_password()
     try:
         _printable(values.values())
-        if team_id and not team_id.isdigit():
+        if team_id and not re.fullmatch(r"[0-9]{1,18}", team_id):
             raise AccountError("choose a care team from the list")
         account = create_user(
             session_factory,
