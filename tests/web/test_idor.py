@@ -6,8 +6,8 @@ Actors: the patient W-LEN's account at another patient (W-BTZ), a nurse and a cl
 team B (which does not look after the cohort), nobody, an expired session of a team A nurse and
 a disabled team A nurse. The last three also try W-LEN, whom their account could see if it were
 signed in, live and enabled. Id variants: a stored patient they may not see, one that does not
-exist, and malformed ids (a raw ``%2e%2e`` traversal, 200 characters, SQL punctuation, a
-right-to-left override, a case-folded id).
+exist, malformed ids (a raw ``%2e%2e`` traversal, 200 characters, SQL punctuation, a
+right-to-left override) and look-alikes of the stored one (see :data:`LOOK_ALIKES`).
 
 Each attempt must get 401, 403 or 404 (never the page); a stored patient and a missing one must
 get the same status and body (bar the request id), so ids cannot be probed; exactly one
@@ -53,9 +53,21 @@ from relapsewatch.web.policy import rule_for
 ACTORS = ("patient A->B", "nurse.b", "clinician.b", "anonymous", "expired", "disabled")
 #: Actors whose account could see the own patient, were it not for being signed out.
 SIGNED_OUT = frozenset({"anonymous", "expired", "disabled"})
-VARIANTS = (FOREIGN_PATIENT, MISSING_PATIENT, *MALFORMED_IDS, FOREIGN_PATIENT.lower())
-#: Sent as written, not percent-encoded (the server decodes it to ``..``).
-RAW = ("%2e%2e",)
+#: Look-alikes of the foreign id: another case, spaces, a NUL, a percent-encoded hyphen (the
+#: server decodes it to the foreign id itself), a Unicode hyphen and full-width letters (which
+#: NFKC would fold to the foreign id), and a second stored patient the attackers may not see.
+LOOK_ALIKES = (
+    FOREIGN_PATIENT.lower(),
+    f" {FOREIGN_PATIENT} ",
+    f"{FOREIGN_PATIENT}%00",
+    FOREIGN_PATIENT.replace("-", "%2D"),
+    FOREIGN_PATIENT.replace("-", "\u2010"),
+    "\uff37-\uff22\uff34\uff3a",
+    "W-RISE",
+)
+VARIANTS = (FOREIGN_PATIENT, MISSING_PATIENT, *MALFORMED_IDS, *LOOK_ALIKES)
+#: Sent as written, not percent-encoded (the server decodes them).
+RAW = ("%2e%2e", f"{FOREIGN_PATIENT}%00", FOREIGN_PATIENT.replace("-", "%2D"))
 
 
 @pytest.fixture(scope="module")
