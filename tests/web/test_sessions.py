@@ -400,6 +400,7 @@ def test_every_unsafe_route_refuses_a_missing_or_wrong_csrf_token_or_a_foreign_o
         "wrong token": {"X-CSRF-Token": "not-the-token"},
         "foreign origin": {"Origin": "https://evil.example"},
         "cross-site fetch": {"Sec-Fetch-Site": "cross-site"},
+        "null origin": {"Origin": "null"},
     }
     before = snapshot(world.engine)
     refused = 0
@@ -432,3 +433,34 @@ def test_every_unsafe_route_refuses_a_missing_or_wrong_csrf_token_or_a_foreign_o
             use_session(client, open_session(world, username))
             response = client.request(method, path_for(routes[name], values), data={})
             assert response.status_code != 403, name
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+        {"Origin": "null"},
+    ],
+    ids=["foreign-origin", "cross-site", "null-cross-site", "null-origin"],
+)
+def test_another_site_cannot_post_the_login_form(world: World, headers: dict[str, str]) -> None:
+    """Login CSRF: a login posted from another site starts no session (403, audited denied);
+    the site's own form (same origin, or ``Origin: null`` with ``Sec-Fetch-Site:
+    same-origin``, as browsers send it under ``no-referrer``) signs in."""
+    with https_client(world.app) as client:
+        last = last_audit_id(world.factory)
+        forged = client.post(
+            "/login", data={"username": "nurse.b", "password": PASSWORDS["nurse"]}, headers=headers
+        )
+        assert forged.status_code == 403
+        assert SESSION_COOKIE not in forged.headers.get("set-cookie", "")
+        rows = audit_rows_after(world.factory, last)
+        assert [(r.action, r.outcome) for r in rows] == [("login", "denied")]
+        own = client.post(
+            "/login",
+            data={"username": "nurse.b", "password": PASSWORDS["nurse"]},
+            headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+        )
+        assert own.status_code == 303

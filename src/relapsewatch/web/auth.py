@@ -183,6 +183,10 @@ async def authorize(request: Request) -> SignedIn | None:
     if rule.public:
         if signed_in is not None and draft is not None:
             draft.user_id, draft.role = signed_in.account.id, signed_in.account.role
+        # No session to hold a CSRF token yet, but another site must not post the login form
+        # (login CSRF: signing the victim in to the attacker's account).
+        if request.method in UNSAFE_METHODS and not _same_origin(request):
+            raise _deny(draft, 403)
         return signed_in
     if draft is not None and rule.patient_scoped:
         draft.patient_id = str(request.path_params.get("patient_id", ""))[:128] or None
