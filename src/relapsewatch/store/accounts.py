@@ -418,7 +418,13 @@ def attempt_login(
         retry = _lockout_retry(session, account_key, client_ip, now)
         if retry:
             return LoginOutcome("locked", retry_after=retry)
-        user = session.scalar(select(User).where(User.username == _fold(username)))
+        # No username holds a NUL (PostgreSQL cannot even compare one): unknown, not an error.
+        folded = _fold(username)
+        user = (
+            None
+            if "\x00" in folded
+            else session.scalar(select(User).where(User.username == folded))
+        )
         matched = (
             verify_password(user.password_hash, password)
             if user is not None

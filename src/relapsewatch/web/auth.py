@@ -172,6 +172,9 @@ async def authorize(request: Request) -> SignedIn | None:
         raise HTTPException(status_code=403)
     draft = AuditDraft(rule.action, rule.resource) if rule.action else None
     request.state.audit = draft
+    if any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()):
+        # No parameter of this site may hold a NUL; PostgreSQL text cannot (C1: 400, not 500).
+        raise HTTPException(status_code=400, detail="The address holds a character not allowed.")
     factory: sessionmaker[Session] = request.app.state.session_factory
     token = request.cookies.get(SESSION_COOKIE)
     signed_in = None
@@ -189,7 +192,10 @@ async def authorize(request: Request) -> SignedIn | None:
             raise _deny(draft, 403)
         return signed_in
     if draft is not None and rule.patient_scoped:
-        draft.patient_id = str(request.path_params.get("patient_id", ""))[:128] or None
+        # Only a well-formed id goes into the audit row: a NUL or control character from the
+        # address cannot be stored (PostgreSQL refuses NUL in text; the row must be written).
+        asked = str(request.path_params.get("patient_id", ""))
+        draft.patient_id = asked if _PATIENT_ID.match(asked) else None
     if signed_in is None:
         if draft is not None:
             draft.denied = True
