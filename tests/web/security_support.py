@@ -43,6 +43,9 @@ from relapsewatch.web import WebSettings, create_app
 from relapsewatch.web.auth import SESSION_COOKIE
 
 __all__ = [
+    "ACTOR_OF_ROLE",
+    "CANARY_MESSAGE",
+    "CANARY_PATIENT",
     "COHORT_IDS",
     "FOREIGN_PATIENT",
     "MALFORMED_IDS",
@@ -57,6 +60,7 @@ __all__ = [
     "audit_rows_after",
     "build_world",
     "https_client",
+    "last_audit_id",
     "open_session",
     "param_values",
     "path_for",
