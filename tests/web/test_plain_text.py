@@ -12,7 +12,6 @@ paragraph's Flesch-Kincaid grade (textstat) must be 8 or below; no text contains
 from __future__ import annotations
 
 import sys
-
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -180,7 +179,9 @@ def _pages(client: TestClient) -> Iterator[tuple[str, str]]:
         client.post(thread, data={"body": "We can talk about it at your next visit."})
         for path in ("/patients/W-LEN/messages", thread, "/support/ask"):
             yield f"{path} (patient)", patient.get(path).text
-
+        # Data rights as the patient sees them: who has seen the record, and downloads.
+        for path in ("/patients/W-LEN/access-log", "/patients/W-LEN/export"):
+            yield f"{path} (patient)", patient.get(path).text
 
 
 def test_patient_facing_text_reads_at_grade_8_or_below_and_gives_no_advice(

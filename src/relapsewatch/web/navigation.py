@@ -55,7 +55,11 @@ MAIN_MENU: dict[str, tuple[MenuItem, ...]] = {
 
 #: Under the account's name: the same for every role, plus the patient's own data pages.
 ACCOUNT_MENU: dict[str, tuple[MenuItem, ...]] = {
-    "patient": (MenuItem("auth.password_form", "Change password", "account"),),
+    "patient": (
+        MenuItem("auth.password_form", "Change password", "account"),
+        MenuItem("records.access_log", "Who has seen my record", "account", own_record=True),
+        MenuItem("records.export_page", "Download my record", "account", own_record=True),
+    ),
     "nurse": (MenuItem("auth.password_form", "Change password", "account"),),
     "clinician": (MenuItem("auth.password_form", "Change password", "account"),),
     "admin": (MenuItem("auth.password_form", "Change password", "account"),),

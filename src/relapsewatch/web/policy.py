@@ -100,6 +100,13 @@ POLICY: Mapping[tuple[str, str], Rule] = {
     ("messages.thread", "GET"): _patient(PATIENT_OR_STAFF, "read", "message"),
     ("messages.reply", "POST"): _patient(PATIENT_OR_STAFF, "create", "message"),
     ("messages.inbox", "GET"): _signed_in(STAFF, "query", "message"),
+    # Data rights (D7, G1, G2): who has looked at a record, downloading it, erasing it.
+    ("records.access_log", "GET"): _patient(frozenset({"patient", "admin"}), "read", "access_log"),
+    ("records.export_page", "GET"): _patient(PATIENT_OR_STAFF, "read", "export_page"),
+    ("records.export_json", "GET"): _patient(PATIENT_OR_STAFF, "export", "record_json"),
+    ("records.export_csv", "GET"): _patient(PATIENT_OR_STAFF, "export", "record_csv"),
+    ("records.erase_form", "GET"): _patient(ADMIN, "read", "erasure_form"),
+    ("records.erase", "POST"): _patient(ADMIN, "delete", "patient"),
 }
 
 
