@@ -206,7 +206,12 @@ def test_no_canary_or_injected_control_characters_reach_the_logs(
     """D5: inputs with canaries and CR/LF/ANSI sequences, sent through the login, the search,
     entry forms, messages and addresses (including ones that fail), leave no trace in any log
     record at DEBUG level."""
+    # The test's own client logs each address it asks for (which hold the canary); that is not
+    # the app's output, and the suite-wide check (tests/conftest.py) must not see it either.
+    # (Set first: caplog.set_level also sets its handler's level, so DEBUG must come last.)
+    caplog.set_level(logging.WARNING, logger="httpx")
     caplog.set_level(logging.DEBUG)
+    logging.getLogger("relapsewatch.web").debug("capture check")
     version = param_values(world)["thread_id"]
     with https_client(world.app) as client:
         client.post("/login", data={"username": INJECTED, "password": INJECTED})
@@ -231,11 +236,10 @@ def test_no_canary_or_injected_control_characters_reach_the_logs(
         )
         use_session(client, open_session(world, "admin"))
         client.post("/admin/users", data={"username": INJECTED, "display_name": INJECTED})
-    sent = [r for r in caplog.records if r.name == "httpx" and CANARY in r.getMessage()]
-    assert sent, "the canary was not sent, or the capture does not see records"
+    seen = [r.getMessage() for r in caplog.records if r.name == "relapsewatch.web"]
+    assert "capture check" in seen, "the capture does not see the app's DEBUG records"
     leaks = []
-    # ``httpx`` is the test's own client logging the addresses it asks for, not the app.
-    for record in (r for r in caplog.records if r.name.split(".")[0] != "httpx"):
+    for record in caplog.records:
         text = record.getMessage() + repr(record.args)
         if CANARY in text or "forged line" in text:
             leaks.append((record.name, "canary"))

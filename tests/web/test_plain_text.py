@@ -132,12 +132,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     import_tables(sessions, read_tables(COHORT), source="tests")
     demo = read_tables(demo_folder(), patient_ids=pl.Series(DEMO_PATIENTS))
     import_tables(sessions, demo, source="demo subset")
-    seed_accounts(
-        engine, team_patients=["W-LEN", "W-BTZ", "W-RISE", "W-NEW", *DEMO_PATIENTS]
-    )
-    settings = WebSettings(
-        secret_key=TEST_SECRET, database_url=url, staging_dir=folder / "staging"
-    )
+    seed_accounts(engine, team_patients=["W-LEN", "W-BTZ", "W-RISE", "W-NEW", *DEMO_PATIENTS])
+    settings = WebSettings(secret_key=TEST_SECRET, database_url=url, staging_dir=folder / "staging")
     app = create_app(settings, engine=engine)
     with TestClient(app, base_url="https://testserver") as test_client:
         sign_in(test_client, "nurse.a")
