@@ -313,8 +313,11 @@ class AccessEntry:
     audit_id: int
 
 
-def access_log(session: Session, patient_id: str, *, limit: int = 200) -> list[AccessEntry]:
-    """Every audited request on this patient's record, newest first (RELIABILITY D7)."""
+def access_log(
+    session: Session, patient_id: str, *, limit: int = 200, offset: int = 0
+) -> list[AccessEntry]:
+    """Every audited request on this patient's record, newest first (RELIABILITY D7); at most
+    ``limit`` entries after skipping the ``offset`` newest."""
     subject = pseudonym_of(session, patient_id)
     if subject is None:
         return []
@@ -324,6 +327,7 @@ def access_log(session: Session, patient_id: str, *, limit: int = 200) -> list[A
         .where(AuditEvent.subject == subject)
         .order_by(AuditEvent.id.desc())
         .limit(limit)
+        .offset(offset)
     )
     return [
         AccessEntry(

@@ -155,9 +155,9 @@ def access_log_page(
 ) -> HTMLResponse:
     """Who has looked at the record: every audited request on it, newest first (D7)."""
     size = ACCESS_LOG_PAGE_SIZE
-    entries = access_log(session, patient_id, limit=page * size + 1)
+    entries = access_log(session, patient_id, limit=size + 1, offset=(page - 1) * size)
     own = signed_in.account.role == "patient"
-    shown = [access_line(e, own=own) for e in entries[(page - 1) * size : page * size]]
+    shown = [access_line(e, own=own) for e in entries[:size]]
     return render(
         request,
         templates,
@@ -168,7 +168,7 @@ def access_log_page(
             "own": own,
             "lines": shown,
             "page": page,
-            "has_next": len(entries) > page * size,
+            "has_next": len(entries) > size,
         },
     )
 
