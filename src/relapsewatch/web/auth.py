@@ -156,6 +156,45 @@ async def _csrf_ok(request: Request, expected: str) -> bool:
     return sent is not None and hmac.compare_digest(sent.encode(), expected.encode())
 
 
+def _declared_fields(route: object) -> frozenset[str] | None:
+    """The form fields a route declares (its body parameters, in all its dependencies)."""
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return None
+    names: set[str] = {CSRF_FIELD}
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        names.update(param.alias for param in current.body_params)
+        stack.extend(current.dependencies)
+    return frozenset(names)
+
+
+async def _refuse_unknown_fields(request: Request) -> None:
+    """RELIABILITY A5 (a): a form may hold only the fields its route declares. Anything else,
+    server-owned fields included (an id, a patient, an author, a role, a time), is refused
+    with 422 rather than silently ignored."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return
+    declared = _declared_fields(request.scope.get("route"))
+    if declared is None:
+        return
+    try:
+        form = await request.form()
+    except Exception:  # an unreadable body: the route's own validation answers it
+        return
+    unknown = sorted(set(form.keys()) - declared)
+    if unknown:
+        shown = ", ".join("".join(c for c in name[:40] if c.isprintable()) for name in unknown[:3])
+        raise HTTPException(
+            status_code=422,
+            detail=f"This form does not take the field(s) {shown}. Send only the form's fields.",
+        )
+
+
 def _deny(draft: AuditDraft | None, status_code: int) -> HTTPException:
     if draft is not None:
         draft.denied = True
@@ -190,6 +229,7 @@ async def authorize(request: Request) -> SignedIn | None:
         # (login CSRF: signing the victim in to the attacker's account).
         if request.method in UNSAFE_METHODS and not _same_origin(request):
             raise _deny(draft, 403)
+        await _refuse_unknown_fields(request)
         return signed_in
     if draft is not None and rule.patient_scoped:
         # Only a well-formed id goes into the audit row: a NUL or control character from the
@@ -231,6 +271,7 @@ async def authorize(request: Request) -> SignedIn | None:
             allowed = await run_in_threadpool(in_team)
         if not allowed:
             raise _deny(draft, 404)
+    await _refuse_unknown_fields(request)
     return signed_in
 
 
