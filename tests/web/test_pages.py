@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import get_args
 
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from relapsewatch.knowledge import CARE_TEAM_DECIDES, INFO_PAGE_IDS
 from relapsewatch.web.app import ROUTERS
 from relapsewatch.web.routers.info import InfoPageId
+
+sys.path.insert(0, str(Path(__file__).parent))
+from accounts_support import sign_in
+
+from conftest import https_client
 
 
 class _Options(HTMLParser):
@@ -198,3 +206,20 @@ def test_every_route_is_a_named_route_of_a_router() -> None:
 
 def test_the_info_route_accepts_exactly_the_knowledge_pages() -> None:
     assert set(get_args(InfoPageId)) == set(INFO_PAGE_IDS)
+
+
+def test_a_patient_sees_their_own_page_without_staff_only_parts(
+    app: FastAPI, client: TestClient
+) -> None:
+    """A5 (b): the patient's view of their record has no staff-only links or pages, and the
+    body cached for staff is never served to them (the cache key holds the audience)."""
+    staff_page = client.get("/patients/W-LEN").text  # caches the staff body first
+    assert "/patients/W-LEN/results/new" in staff_page
+    with https_client(app) as patient:
+        sign_in(patient, "patient.w-len")
+        own = patient.get("/patients/W-LEN")
+        assert own.status_code == 200
+        for staff_only in ("/results/new", "/treatments/new", 'href="/import"', "/inbox"):
+            assert staff_only not in own.text, staff_only
+        assert 'href="/patients"' not in own.text  # the patient list is not theirs
+        assert "Nurse A" not in own.text  # no staff names on the page
