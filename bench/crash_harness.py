@@ -215,8 +215,19 @@ def snapshot(engine: Any) -> dict[str, dict[str, tuple[int, str]]]:
     return out
 
 
-def _without(state: dict[str, dict[str, tuple[int, str]]], keys: set[str]) -> dict[str, Any]:
-    return {t: {k: v for k, v in rows.items() if k not in keys} for t, rows in state.items()}
+def _without(
+    state: dict[str, dict[str, tuple[int, str]]], patients: set[str], batch: str | None
+) -> dict[str, Any]:
+    """The snapshot without these patients' rows and this batch's row (its id is a key only in
+    ``import_batches``: other tables keyed by ``id``, such as ``audit_head``, keep theirs)."""
+    return {
+        t: {
+            k: v
+            for k, v in rows.items()
+            if k not in patients and not (t == "import_batches" and k == batch)
+        }
+        for t, rows in state.items()
+    }
 
 
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
@@ -254,8 +265,7 @@ def check_run(
             select(ImportBatch.id).where(ImportBatch.content_hash == content_hash)
         ).scalar_one_or_none()
     committed = batch is not None
-    keep = new_ids | ({str(batch)} if committed else set())
-    if _without(after, keep) != before:
+    if _without(after, new_ids, str(batch) if committed else None) != before:
         problems.append("rows of earlier imports or other patients changed")
     present = {pid for table in after.values() for pid in table if pid in new_ids}
     if not committed:
