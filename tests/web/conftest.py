@@ -36,6 +36,7 @@ from relapsewatch.web import WebSettings, create_app
 
 sys.path.insert(0, str(Path(__file__).parent))
 from accounts_support import TEST_SECRET, FakeClock, SeededAccounts, seed_accounts, sign_in
+from security_support import World, build_world
 
 COHORT = Path(__file__).parent / "data" / "cohort"
 COHORT_IDS = ("W-LEN", "W-BTZ", "W-RISE", "W-NEW")
@@ -151,3 +152,16 @@ def reader(
         sign_in(test_client, "nurse.a")
         yield test_client
     bound.dispose()
+
+
+@pytest.fixture(scope="module")
+def world(
+    shared_database_url: str,
+    cohort: CanonicalTables,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[World]:
+    """The security tests' app and accounts (``security_support.build_world``), one per module
+    and backend."""
+    made = build_world(shared_database_url, cohort, tmp_path_factory.mktemp("staging"))
+    yield made
+    made.engine.dispose()

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ from security_support import (
     ROLES_AND_ANONYMOUS,
     World,
     api_routes,
-    build_world,
     https_client,
     open_session,
     param_values,
@@ -40,7 +39,6 @@ from security_support import (
 from starlette.routing import Mount
 from typer.testing import CliRunner
 
-from relapsewatch.io import CanonicalTables
 from relapsewatch.web import WebSettings, create_app
 from relapsewatch.web.auth import authorize
 from relapsewatch.web.navigation import ACCOUNT_MENU, MAIN_MENU
@@ -150,17 +148,6 @@ def test_a_route_added_on_the_app_itself_is_caught(tmp_path: Path) -> None:
 
 
 # --- A2 -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def world(
-    shared_database_url: str,
-    cohort: CanonicalTables,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    made = build_world(shared_database_url, cohort, tmp_path_factory.mktemp("staging"))
-    yield made
-    made.engine.dispose()
 
 
 def _refused_as_anonymous(response: Any) -> bool:

@@ -21,7 +21,6 @@ thread id of another patient's thread under one's own record.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from fastapi.routing import RouteContext
@@ -34,7 +33,6 @@ from security_support import (
     World,
     api_routes,
     audit_rows_after,
-    build_world,
     https_client,
     last_audit_id,
     open_session,
@@ -46,7 +44,6 @@ from security_support import (
     use_session,
 )
 
-from relapsewatch.io import CanonicalTables
 from relapsewatch.store.accounts import create_user, set_user_disabled
 from relapsewatch.web.policy import rule_for
 
@@ -68,17 +65,6 @@ LOOK_ALIKES = (
 VARIANTS = (FOREIGN_PATIENT, MISSING_PATIENT, *MALFORMED_IDS, *LOOK_ALIKES)
 #: Sent as written, not percent-encoded (the server decodes them).
 RAW = ("%2e%2e", f"{FOREIGN_PATIENT}%00", FOREIGN_PATIENT.replace("-", "%2D"))
-
-
-@pytest.fixture(scope="module")
-def world(
-    shared_database_url: str,
-    cohort: CanonicalTables,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    made = build_world(shared_database_url, cohort, tmp_path_factory.mktemp("staging"))
-    yield made
-    made.engine.dispose()
 
 
 class Sessions:

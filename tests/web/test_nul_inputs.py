@@ -3,14 +3,10 @@ cannot hold NUL, where SQLite stores it; the fuzz tests run on SQLite only)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from security_support import (
     OWN_PATIENT,
     World,
     api_routes,
-    build_world,
     https_client,
     open_session,
     param_values,
@@ -18,7 +14,6 @@ from security_support import (
     use_session,
 )
 
-from relapsewatch.io import CanonicalTables
 from relapsewatch.web.policy import rule_for
 
 NUL = "a\x00b"
@@ -54,17 +49,6 @@ FIELDS = (
     "token",
     "upload_id",
 )
-
-
-@pytest.fixture(scope="module")
-def world(
-    shared_database_url: str,
-    cohort: CanonicalTables,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    made = build_world(shared_database_url, cohort, tmp_path_factory.mktemp("staging"))
-    yield made
-    made.engine.dispose()
 
 
 def test_nul_in_any_field_or_parameter_is_never_a_server_error(world: World) -> None:

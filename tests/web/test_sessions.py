@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterator
 from http.cookies import SimpleCookie
 
 import argon2
@@ -29,7 +28,6 @@ from security_support import (
     World,
     api_routes,
     audit_rows_after,
-    build_world,
     https_client,
     last_audit_id,
     open_session,
@@ -49,23 +47,11 @@ from relapsewatch.accounts.passwords import (
     hash_password,
     verify_password,
 )
-from relapsewatch.io import CanonicalTables
 from relapsewatch.store import accounts as store_accounts
 from relapsewatch.store.accounts import create_user, new_token, set_user_disabled
 from relapsewatch.store.models import User, UserSession
 from relapsewatch.web.auth import SESSION_COOKIE
 from relapsewatch.web.policy import rule_for
-
-
-@pytest.fixture(scope="module")
-def world(
-    shared_database_url: str,
-    cohort: CanonicalTables,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    made = build_world(shared_database_url, cohort, tmp_path_factory.mktemp("staging"))
-    yield made
-    made.engine.dispose()
 
 
 def _login(client: TestClient, username: str, password: str) -> Response:

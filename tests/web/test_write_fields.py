@@ -8,9 +8,6 @@ changes. The same request without the extra field is not refused for its fields.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from security_support import (
     ACTOR_OF_ROLE,
     FOREIGN_PATIENT,
@@ -18,7 +15,6 @@ from security_support import (
     UNSAFE_METHODS,
     World,
     api_routes,
-    build_world,
     https_client,
     open_session,
     param_values,
@@ -28,7 +24,6 @@ from security_support import (
 )
 
 from relapsewatch.accounts.roles import ROLES
-from relapsewatch.io import CanonicalTables
 from relapsewatch.web.policy import rule_for
 
 #: Fields no form of this site takes: the server sets them.
@@ -40,17 +35,6 @@ SERVER_OWNED = {
     "created_at": "2020-01-01T00:00:00Z",
     "unexpected": "x",
 }
-
-
-@pytest.fixture(scope="module")
-def world(
-    shared_database_url: str,
-    cohort: CanonicalTables,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    made = build_world(shared_database_url, cohort, tmp_path_factory.mktemp("staging"))
-    yield made
-    made.engine.dispose()
 
 
 def test_every_write_refuses_unknown_and_server_owned_fields(world: World) -> None:
