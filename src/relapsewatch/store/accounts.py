@@ -41,7 +41,7 @@ from relapsewatch.accounts.passwords import (
     verify_password,
 )
 from relapsewatch.accounts.roles import ROLES, STAFF_ROLES
-from relapsewatch.store.db import write_session
+from relapsewatch.store.db import small_write_session, write_session
 from relapsewatch.store.errors import AccountError
 from relapsewatch.store.models import (
     CareTeam,
@@ -79,6 +79,7 @@ __all__ = [
     "set_user_disabled",
     "start_session",
     "token_hash",
+    "touch_session",
     "visible_patients",
 ]
 
@@ -480,9 +481,12 @@ def resolve_session(
     *,
     now: dt.datetime,
     policy: SessionPolicy,
+    touch: bool = True,
 ) -> SignedIn | None:
-    """The live session a cookie's token names, its last activity moved to ``now``; ``None``
-    when there is none, it has expired (it is then deleted) or its user is disabled."""
+    """The live session a cookie's token names, its last activity moved to ``now`` (unless
+    ``touch`` is false: the web app moves it in the same transaction as the request's audit
+    row, :func:`relapsewatch.store.audit.append_audit`); ``None`` when there is none, it has
+    expired (it is then deleted) or its user is disabled."""
     hashed = token_hash(token)
     with session_factory() as session:
         found = session.execute(
@@ -502,14 +506,20 @@ def resolve_session(
         signed_in = (
             None if expired else SignedIn(_account(session, user), hashed, stored.csrf_token)
         )
-    with write_session(session_factory) as session:
-        if signed_in is None:
+    if signed_in is None:
+        with small_write_session(session_factory) as session:
             session.execute(delete(UserSession).where(UserSession.token_hash == hashed))
-        else:
-            session.execute(
-                update(UserSession).where(UserSession.token_hash == hashed).values(last_seen_at=now)
-            )
+    elif touch:
+        with small_write_session(session_factory) as session:
+            touch_session(session, hashed, now)
     return signed_in
+
+
+def touch_session(session: Session, hashed_token: str, now: dt.datetime) -> None:
+    """Move a session's last activity to ``now`` (inside the caller's transaction)."""
+    session.execute(
+        update(UserSession).where(UserSession.token_hash == hashed_token).values(last_seen_at=now)
+    )
 
 
 def end_session(session_factory: sessionmaker[Session], hashed_token: str) -> None:

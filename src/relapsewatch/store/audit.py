@@ -27,14 +27,14 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from relapsewatch.store.db import WRITE, is_sqlite
+from relapsewatch.store.accounts import touch_session
+from relapsewatch.store.db import is_sqlite, small_write_session
 from relapsewatch.store.models import AuditEvent, AuditHead, Patient, PatientPseudonym, User
 
 __all__ = [
@@ -187,20 +187,6 @@ def verify_chain(rows: Iterable[ChainedRow], *, head: tuple[int, str] | None) ->
     return ChainReport(True, checked)
 
 
-@contextmanager
-def _audit_transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A write transaction that holds the chain's head: SQLite's write lock, or the head row's
-    lock on PostgreSQL (appends run one after another without waiting for clinical writers)."""
-    with session_factory() as session:
-        session.connection(execution_options={WRITE: True})
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
-        session.commit()
-
-
 def _head(session: Session, *, lock: bool) -> AuditHead:
     query = select(AuditHead).where(AuditHead.id == 1)
     if lock and not is_sqlite(session.connection()):
@@ -229,11 +215,24 @@ def pseudonym_of(session: Session, patient_id: str, *, create: bool = False) -> 
 
 
 def append_audit(
-    session_factory: sessionmaker[Session], records: Sequence[AuditRecord]
+    session_factory: sessionmaker[Session],
+    records: Sequence[AuditRecord],
+    *,
+    touch: tuple[str, dt.datetime] | None = None,
 ) -> list[int]:
-    """Append events to the chain in one transaction; returns their ids."""
+    """Append events to the chain in one transaction; returns their ids.
+
+    The transaction holds the chain's head (SQLite's write lock; the head row's lock on
+    PostgreSQL), so appends run one after another without waiting for clinical writers.
+    ``touch`` = ``(session token hash, now)`` also moves that session's last activity in the
+    same transaction: one write per request instead of two.
+    """
     ids: list[int] = []
-    with _audit_transaction(session_factory) as session:
+    with small_write_session(session_factory) as session:
+        if touch is not None:
+            touch_session(session, *touch)
+        if not records:
+            return ids
         head = _head(session, lock=True)
         last_id, last_hash = head.last_id, head.last_hash
         for record in records:

@@ -56,6 +56,11 @@ def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+#: Connections kept per engine: the web app runs routes in a pool of 40 threads, and a request
+#: may hold two connections at once (its read session and its audit write).
+POOL = {"pool_size": 20, "max_overflow": 20, "pool_timeout": 30}
+
+
 def create_engine_for(url: str | None = None, *, echo: bool = False) -> Engine:
     """An engine for ``url`` (default: ``$RELAPSEWATCH_DATABASE_URL``, else a SQLite file).
 
@@ -88,6 +93,7 @@ def create_engine_for(url: str | None = None, *, echo: bool = False) -> Engine:
             resolved,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+            **POOL,
         )
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
@@ -95,7 +101,7 @@ def create_engine_for(url: str | None = None, *, echo: bool = False) -> Engine:
     if backend == "postgresql":
         if resolved.drivername == "postgresql":
             resolved = resolved.set(drivername="postgresql+psycopg")
-        engine = create_engine(resolved, echo=echo, pool_pre_ping=True)
+        engine = create_engine(resolved, echo=echo, pool_pre_ping=True, **POOL)
         event.listen(engine, "connect", _on_postgresql_connect)
         return engine
     raise DatabaseConfigError(
@@ -168,6 +174,25 @@ def durability_settings(connection: Connection) -> dict[str, str]:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """The session factory the repository functions take (``expire_on_commit=False``)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def small_write_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A short write transaction that does not wait for clinical writers on PostgreSQL.
+
+    For the per-request writes of the web app (a session's last activity, an audit row): on
+    SQLite it takes the write lock like :func:`write_session` (SQLite has one writer); on
+    PostgreSQL it takes no advisory lock, only the row locks of what it changes, so a page view
+    never waits for an import to finish.
+    """
+    with session_factory() as session:
+        session.connection(execution_options={WRITE: True})
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
 
 
 @contextmanager

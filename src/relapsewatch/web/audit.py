@@ -4,7 +4,8 @@
 the request when the route's policy names an audit action; the route may add to it (the id of
 the message it created, the account that just logged in). When the response starts, this
 middleware knows the outcome and appends exactly one row to the chain before the first byte
-goes out:
+goes out (in the same transaction it moves the signed-in session's last activity, so a request
+costs one write, not two):
 
 * ``denied``: the authorisation refused the request (401, 403, 404 from the policy) or the
   login was locked out (429);
@@ -18,12 +19,14 @@ was not recorded (fail closed).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from relapsewatch.store.accounts import SignedIn
 from relapsewatch.store.audit import AuditRecord, append_audit
 from relapsewatch.web.auth import AuditDraft, Clock
 
@@ -68,10 +71,12 @@ class AuditMiddleware:
             if failed:
                 return
             if message["type"] == "http.response.start":
-                draft: AuditDraft | None = scope.get("state", {}).get("audit")
-                if draft is not None:
+                state = scope.get("state", {})
+                draft: AuditDraft | None = state.get("audit")
+                signed_in: SignedIn | None = state.get("signed_in")
+                if draft is not None or signed_in is not None:
                     try:
-                        await self._write(scope, draft, int(message["status"]))
+                        await self._write(scope, draft, signed_in, int(message["status"]))
                     except Exception as exc:
                         failed = True
                         logger.error(
@@ -85,11 +90,20 @@ class AuditMiddleware:
 
         await self.app(scope, receive, send_after_audit)
 
-    async def _write(self, scope: Scope, draft: AuditDraft, status: int) -> None:
+    async def _write(
+        self, scope: Scope, draft: AuditDraft | None, signed_in: SignedIn | None, status: int
+    ) -> None:
+        """One transaction: the audit row (if the route has one) and the session's last
+        activity (if someone is signed in; RELIABILITY B4)."""
+        now = self.clock()
+        touch = (signed_in.token_hash, now) if signed_in is not None else None
+        if draft is None:
+            await anyio.to_thread.run_sync(_append, self.session_factory, [], touch)
+            return
         state = scope.get("state", {})
         client = scope.get("client")
         record = AuditRecord(
-            at=self.clock(),
+            at=now,
             user_id=draft.user_id,
             role=draft.role,
             action=draft.action,
@@ -101,7 +115,15 @@ class AuditMiddleware:
             client_ip=client[0] if client else None,
             detail=draft.detail,
         )
-        await anyio.to_thread.run_sync(append_audit, self.session_factory, [record])
+        await anyio.to_thread.run_sync(_append, self.session_factory, [record], touch)
+
+
+def _append(
+    session_factory: sessionmaker[Session],
+    records: list[AuditRecord],
+    touch: tuple[str, dt.datetime] | None,
+) -> None:
+    append_audit(session_factory, records, touch=touch)
 
 
 async def _plain_500(send: Send) -> None:

@@ -219,7 +219,12 @@ async def authorize(request: Request) -> SignedIn | None:
     signed_in = None
     if token:
         signed_in = await run_in_threadpool(
-            resolve_session, factory, token, now=_now(request), policy=_session_policy(request)
+            resolve_session,
+            factory,
+            token,
+            now=_now(request),
+            policy=_session_policy(request),
+            touch=False,  # moved with the audit row, in one write (web/audit.py)
         )
     request.state.signed_in = signed_in
     if rule.public:
