@@ -30,12 +30,19 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from relapsewatch.store.accounts import touch_session
 from relapsewatch.store.db import is_sqlite, small_write_session
-from relapsewatch.store.models import AuditEvent, AuditHead, Patient, PatientPseudonym, User
+from relapsewatch.store.models import (
+    AuditEvent,
+    AuditHead,
+    Patient,
+    PatientPseudonym,
+    User,
+    table_of,
+)
 
 __all__ = [
     "GENESIS_HASH",
@@ -218,29 +225,33 @@ def append_audit(
     session_factory: sessionmaker[Session],
     records: Sequence[AuditRecord],
     *,
-    touch: tuple[str, dt.datetime] | None = None,
+    touches: Sequence[tuple[str, dt.datetime]] = (),
 ) -> list[int]:
     """Append events to the chain in one transaction; returns their ids.
 
     The transaction holds the chain's head (SQLite's write lock; the head row's lock on
     PostgreSQL), so appends run one after another without waiting for clinical writers.
-    ``touch`` = ``(session token hash, now)`` also moves that session's last activity in the
-    same transaction: one write per request instead of two.
+    Each of ``touches`` = ``(session token hash, now)`` also moves that session's last activity
+    in the same transaction: one write per request instead of two.
     """
     ids: list[int] = []
     with small_write_session(session_factory) as session:
-        if touch is not None:
-            touch_session(session, *touch)
+        for token_hash, now in touches:
+            touch_session(session, token_hash, now)
         if not records:
             return ids
         head = _head(session, lock=True)
         last_id, last_hash = head.last_id, head.last_hash
+        subjects: dict[str, str | None] = {}
+        rows: list[dict[str, Any]] = []
         for record in records:
-            subject = (
-                pseudonym_of(session, record.patient_id, create=True)
-                if record.patient_id is not None
-                else None
-            )
+            subject = None
+            if record.patient_id is not None:
+                if record.patient_id not in subjects:
+                    subjects[record.patient_id] = pseudonym_of(
+                        session, record.patient_id, create=True
+                    )
+                subject = subjects[record.patient_id]
             values: dict[str, Any] = {
                 "id": last_id + 1,
                 "at": _utc_ms(record.at),
@@ -257,9 +268,10 @@ def append_audit(
                 "prev_hash": last_hash,
             }
             values["hash"] = row_hash(values)
-            session.add(AuditEvent(**values))
+            rows.append(values)
             last_id, last_hash = values["id"], values["hash"]
             ids.append(last_id)
+        session.execute(insert(table_of(AuditEvent)), rows)
         head.last_id, head.last_hash = last_id, last_hash
     return ids
 

@@ -37,7 +37,7 @@ from relapsewatch.errors import ConfigError
 from relapsewatch.knowledge import load_support
 from relapsewatch.store.accounts import SessionPolicy
 from relapsewatch.store.db import create_engine_for, make_session_factory
-from relapsewatch.web.audit import AuditMiddleware
+from relapsewatch.web.audit import AuditMiddleware, AuditWriter
 from relapsewatch.web.auth import Clock, NotSignedInError, authorize, login_redirect_target
 from relapsewatch.web.deps import page_context
 from relapsewatch.web.page_cache import PageCache
@@ -247,6 +247,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.audit_writer.close()
         if owns_engine:
             bound.dispose()
         if settings.staging_dir is None:
@@ -267,6 +268,7 @@ def create_app(
     app.state.support = load_support(settings.support_file)
     app.state.staging_root = _staging_root(settings)
     app.state.clock = clock or _utc_now
+    app.state.audit_writer = AuditWriter(session_factory)
     app.state.session_policy = SessionPolicy(
         idle_staff=dt.timedelta(minutes=settings.session_idle_minutes_staff),
         idle_patient=dt.timedelta(minutes=settings.session_idle_minutes_patient),
@@ -285,7 +287,7 @@ def create_app(
     # The last one added runs first: every response, a refused upload's 413 included, passes
     # through the security headers, and every one carries a request id.
     app.add_middleware(ServerErrorMiddleware)
-    app.add_middleware(AuditMiddleware, session_factory=session_factory, clock=app.state.clock)
+    app.add_middleware(AuditMiddleware, writer=app.state.audit_writer, clock=app.state.clock)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(
         SecurityHeadersMiddleware, https=settings.https, cacheable_prefixes=STATIC_PREFIXES

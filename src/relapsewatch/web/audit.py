@@ -15,14 +15,23 @@ costs one write, not two):
 
 If the row cannot be written, the response is replaced by a plain 500: nothing is shown that
 was not recorded (fail closed).
+
+The rows of requests that finish at the same moment are written together by one thread
+(:class:`AuditWriter`: group commit, one transaction and one disk sync for the batch), and
+each request waits until its own row is committed. Under load this turns many small competing
+write transactions, which SQLite would run one at a time with back-off sleeps, into a few.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
 
-import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,7 +39,7 @@ from relapsewatch.store.accounts import SignedIn
 from relapsewatch.store.audit import AuditRecord, append_audit
 from relapsewatch.web.auth import AuditDraft, Clock
 
-__all__ = ["AuditMiddleware", "outcome_of"]
+__all__ = ["AuditMiddleware", "AuditWriter", "outcome_of"]
 
 logger = logging.getLogger("relapsewatch.web.audit")
 
@@ -50,14 +59,92 @@ def outcome_of(draft: AuditDraft, status: int) -> str:
     return "error"
 
 
+Touch = tuple[str, dt.datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    records: list[AuditRecord]
+    touch: Touch | None
+    done: Future[None]
+
+
+class AuditWriter:
+    """One thread that writes what requests hand it, in batches (group commit).
+
+    :meth:`submit` returns a future that completes when the request's rows are committed (or
+    fails with the error). A batch that fails is retried one request at a time, so one bad
+    request cannot fail the others.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], *, max_batch: int = 256) -> None:
+        self.session_factory = session_factory
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
+
+    def submit(self, records: list[AuditRecord], touch: Touch | None) -> Future[None]:
+        with self._start:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="relapsewatch-audit-writer", daemon=True
+                )
+                self._thread.start()
+        pending = _Pending(records, touch, Future())
+        self._queue.put(pending)
+        return pending.done
+
+    def close(self) -> None:
+        """Let the thread finish what it holds and stop."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._write(batch)
+            if stop:
+                return
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            append_audit(
+                self.session_factory,
+                [record for item in batch for record in item.records],
+                touches=[item.touch for item in batch if item.touch is not None],
+            )
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].done.set_exception(exc)
+                return
+            for item in batch:
+                self._write([item])
+            return
+        for item in batch:
+            item.done.set_result(None)
+
+
 class AuditMiddleware:
     """Append the request's audit row when its response starts (see the module's notes)."""
 
-    def __init__(
-        self, app: ASGIApp, *, session_factory: sessionmaker[Session], clock: Clock
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, writer: AuditWriter, clock: Clock) -> None:
         self.app = app
-        self.session_factory = session_factory
+        self.writer = writer
         self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,7 +185,7 @@ class AuditMiddleware:
         now = self.clock()
         touch = (signed_in.token_hash, now) if signed_in is not None else None
         if draft is None:
-            await anyio.to_thread.run_sync(_append, self.session_factory, [], touch)
+            await asyncio.wrap_future(self.writer.submit([], touch))
             return
         state = scope.get("state", {})
         client = scope.get("client")
@@ -115,15 +202,7 @@ class AuditMiddleware:
             client_ip=client[0] if client else None,
             detail=draft.detail,
         )
-        await anyio.to_thread.run_sync(_append, self.session_factory, [record], touch)
-
-
-def _append(
-    session_factory: sessionmaker[Session],
-    records: list[AuditRecord],
-    touch: tuple[str, dt.datetime] | None,
-) -> None:
-    append_audit(session_factory, records, touch=touch)
+        await asyncio.wrap_future(self.writer.submit([record], touch))
 
 
 async def _plain_500(send: Send) -> None:
