@@ -265,6 +265,7 @@ def create_app(
     app.state.engine = bound
     app.state.session_factory = session_factory
     app.state.templates = build_templates()
+    app.state.url_paths = {}  # relapsewatch.web.templating.url_path
     app.state.support = load_support(settings.support_file)
     app.state.staging_root = _staging_root(settings)
     app.state.clock = clock or _utc_now

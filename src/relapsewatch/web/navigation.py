@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from relapsewatch.store.accounts import SignedIn
+from relapsewatch.web.templating import url_path
 
 __all__ = ["ACCOUNT_MENU", "MAIN_MENU", "MenuItem", "menu_for"]
 
@@ -76,9 +77,7 @@ def _links(
             if signed_in.account.patient_id is None:
                 continue
             params["patient_id"] = signed_in.account.patient_id
-        links.append(
-            (str(request.app.url_path_for(item.route, **params)), item.label, item.section)
-        )
+        links.append((url_path(request.app, item.route, **params), item.label, item.section))
     return links
 
 

@@ -15,7 +15,7 @@ from starlette.templating import Jinja2Templates
 
 from relapsewatch.plotting.course import RESPONSE_WORDS
 
-__all__ = ["build_templates", "long_date", "response_words"]
+__all__ = ["build_templates", "long_date", "response_words", "url_path"]
 
 
 def long_date(day: dt.date | dt.datetime | str | None) -> str:
@@ -101,5 +101,21 @@ def _csrf_field(context: dict[str, Any]) -> markupsafe.Markup:
 
 @jinja2.pass_context
 def _url_path_for(context: dict[str, Any], name: str, /, **path_params: Any) -> str:
-    request = context["request"]
-    return str(request.app.url_path_for(name, **path_params))
+    return url_path(context["request"].app, name, **path_params)
+
+
+_URL_CACHE_SIZE = 4096
+
+
+def url_path(app: Any, name: str, /, **path_params: Any) -> str:
+    """``app.url_path_for`` remembered: a page builds a dozen addresses and Starlette finds each
+    by walking every route, so the answers are kept (they depend only on the routes)."""
+    cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = app.state.url_paths
+    key = (name, tuple(sorted((k, str(v)) for k, v in path_params.items())))
+    found = cache.get(key)
+    if found is None:
+        found = str(app.url_path_for(name, **path_params))
+        if len(cache) >= _URL_CACHE_SIZE:
+            cache.clear()
+        cache[key] = found
+    return found
