@@ -23,13 +23,14 @@ Times come from the caller (``now``), so tests move the clock instead of sleepin
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, func, select, true, update
+from sqlalchemy import ColumnElement, Select, Update, bindparam, delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -158,12 +159,40 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 
 def _teams_of(session: Session, user_id: int) -> tuple[int, ...]:
-    rows = session.scalars(
+    return tuple(session.scalars(_teams_statement(), {"user_id": user_id}))
+
+
+# Statements run on every request are built once (building one costs more than running it).
+
+
+@functools.cache
+def _teams_statement() -> Select[int]:
+    return (
         select(CareTeamMember.team_id)
-        .where(CareTeamMember.user_id == user_id)
+        .where(CareTeamMember.user_id == bindparam("user_id"))
         .order_by(CareTeamMember.team_id)
     )
-    return tuple(rows)
+
+
+@functools.cache
+def _session_statement() -> Select[UserSession, User]:
+    return (
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == bindparam("hashed"))
+    )
+
+
+@functools.cache
+def _in_teams_statement() -> Select[str]:
+    return (
+        select(CareTeamPatient.patient_id)
+        .where(
+            CareTeamPatient.patient_id == bindparam("patient_id"),
+            CareTeamPatient.team_id.in_(bindparam("teams", expanding=True)),
+        )
+        .limit(1)
+    )
 
 
 def _account(session: Session, user: User) -> Account:
@@ -489,11 +518,7 @@ def resolve_session(
     expired (it is then deleted) or its user is disabled."""
     hashed = token_hash(token)
     with session_factory() as session:
-        found = session.execute(
-            select(UserSession, User)
-            .join(User, User.id == UserSession.user_id)
-            .where(UserSession.token_hash == hashed)
-        ).first()
+        found = session.execute(_session_statement(), {"hashed": hashed}).first()
         if found is None:
             return None
         stored, user = found
@@ -517,8 +542,15 @@ def resolve_session(
 
 def touch_session(session: Session, hashed_token: str, now: dt.datetime) -> None:
     """Move a session's last activity to ``now`` (inside the caller's transaction)."""
-    session.execute(
-        update(UserSession).where(UserSession.token_hash == hashed_token).values(last_seen_at=now)
+    session.execute(_touch_statement(), {"hashed": hashed_token, "now": now})
+
+
+@functools.cache
+def _touch_statement() -> Update:
+    return (
+        update(UserSession)
+        .where(UserSession.token_hash == bindparam("hashed"))
+        .values(last_seen_at=bindparam("now"))
     )
 
 
@@ -544,6 +576,13 @@ def visible_patients(account: Account) -> ColumnElement[bool]:
 
 def can_see_patient(session: Session, account: Account, patient_id: str) -> bool:
     """Whether the account may see this patient's record (``False`` for unknown ids too)."""
+    if account.role in STAFF_ROLES:
+        if not account.team_ids:
+            return False
+        found_in_team = session.scalar(
+            _in_teams_statement(), {"patient_id": patient_id, "teams": list(account.team_ids)}
+        )
+        return found_in_team is not None
     found = session.scalar(
         select(Patient.patient_id).where(
             Patient.patient_id == patient_id, visible_patients(account)

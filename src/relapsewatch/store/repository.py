@@ -27,12 +27,13 @@ import reports ``begin`` then ``committed`` with 0.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from relapsewatch.course.myeloma.config import MyelomaCourseConfig
@@ -186,7 +187,10 @@ class RecomputeResult:
     changed: int
 
 
+@functools.cache
 def _summary_query() -> Select[*tuple[Any, ...]]:
+    """The patient-list query (built once: statements are immutable, and building one costs
+    more than running it on a page view)."""
     return (
         select(
             Patient.patient_id,
@@ -208,6 +212,11 @@ def _summary_query() -> Select[*tuple[Any, ...]]:
             and_(CourseStatus.patient_id == Patient.patient_id, CourseStatus.seq == 0),
         )
     )
+
+
+@functools.cache
+def _patient_query() -> Select[*tuple[Any, ...]]:
+    return _summary_query().where(Patient.patient_id == bindparam("patient_id"))
 
 
 def _summary(row: Any) -> PatientSummary:
@@ -270,7 +279,7 @@ def count_patients(
 
 def get_patient(session: Session, patient_id: str) -> PatientSummary | None:
     """One patient's summary, or ``None`` when no such patient is stored."""
-    row = session.execute(_summary_query().where(Patient.patient_id == patient_id)).first()
+    row = session.execute(_patient_query(), {"patient_id": patient_id}).first()
     return None if row is None else _summary(row)
 
 
