@@ -23,6 +23,7 @@ Pseudonyms (G2)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import secrets
@@ -30,7 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from relapsewatch.store.accounts import touch_session
@@ -206,11 +207,16 @@ def _head(session: Session, *, lock: bool) -> AuditHead:
     return head
 
 
+@functools.cache
+def _pseudonym_statement() -> Select[str]:
+    return select(PatientPseudonym.pseudonym).where(
+        PatientPseudonym.patient_id == bindparam("patient_id")
+    )
+
+
 def pseudonym_of(session: Session, patient_id: str, *, create: bool = False) -> str | None:
     """The patient's pseudonym in the audit trail (made on first use when ``create``)."""
-    found = session.scalar(
-        select(PatientPseudonym.pseudonym).where(PatientPseudonym.patient_id == patient_id)
-    )
+    found = session.scalar(_pseudonym_statement(), {"patient_id": patient_id})
     if found is not None or not create:
         return found
     if session.get(Patient, patient_id) is None:
