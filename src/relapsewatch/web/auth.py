@@ -216,16 +216,22 @@ async def authorize(request: Request) -> SignedIn | None:
         raise HTTPException(status_code=400, detail="The address holds a character not allowed.")
     factory: sessionmaker[Session] = request.app.state.session_factory
     token = request.cookies.get(SESSION_COOKIE)
-    signed_in = None
-    if token:
-        signed_in = await run_in_threadpool(
-            resolve_session,
+    asked = str(request.path_params.get("patient_id", "")) if rule.patient_scoped else None
+    # One trip to the database for the session and, for a route naming a patient, whether
+    # this account may see that patient (one thread hop and one connection per request).
+    signed_in, may_see = (
+        await run_in_threadpool(
+            _session_and_access,
             factory,
             token,
             now=_now(request),
             policy=_session_policy(request),
-            touch=False,  # moved with the audit row, in one write (web/audit.py)
+            patient_id=asked,
+            rule_roles=rule.roles,
         )
+        if token
+        else (None, False)
+    )
     request.state.signed_in = signed_in
     if rule.public:
         if signed_in is not None and draft is not None:
@@ -254,30 +260,36 @@ async def authorize(request: Request) -> SignedIn | None:
         raise _deny(draft, 403)
     if not rule.allows(account.role):
         raise _deny(draft, 403)
-    if rule.patient_scoped:
-        patient_id = str(request.path_params.get("patient_id", ""))
-        if not _PATIENT_ID.match(patient_id):
-            raise _deny(draft, 404)
-        if account.role == "admin":
-
-            def exists() -> bool:
-                with factory() as session:
-                    return get_patient(session, patient_id) is not None
-
-            allowed = await run_in_threadpool(exists)
-        elif account.role == "patient":
-            allowed = account.patient_id == patient_id
-        else:
-
-            def in_team() -> bool:
-                with factory() as session:
-                    return can_see_patient(session, account, patient_id)
-
-            allowed = await run_in_threadpool(in_team)
-        if not allowed:
-            raise _deny(draft, 404)
+    if rule.patient_scoped and not may_see:
+        raise _deny(draft, 404)
     await _refuse_unknown_fields(request)
     return signed_in
+
+
+def _session_and_access(
+    factory: sessionmaker[Session],
+    token: str,
+    *,
+    now: dt.datetime,
+    policy: SessionPolicy,
+    patient_id: str | None,
+    rule_roles: frozenset[str],
+) -> tuple[SignedIn | None, bool]:
+    """The live session of ``token`` (its activity is written later, with the audit row), and
+    whether its account may see ``patient_id`` (``False`` when no patient is named, the id is
+    malformed, or the role is not allowed on the route anyway)."""
+    signed_in = resolve_session(factory, token, now=now, policy=policy, touch=False)
+    if signed_in is None or patient_id is None or not _PATIENT_ID.match(patient_id):
+        return signed_in, False
+    account = signed_in.account
+    if account.role not in rule_roles:
+        return signed_in, False
+    if account.role == "patient":
+        return signed_in, account.patient_id == patient_id
+    with factory() as session:
+        if account.role == "admin":  # any stored patient (erasure, the access report)
+            return signed_in, get_patient(session, patient_id) is not None
+        return signed_in, can_see_patient(session, account, patient_id)
 
 
 def _required(request: Request) -> SignedIn:
