@@ -26,6 +26,15 @@ class MenuItem:
     own_record: bool = False
 
 
+#: Nurses and clinicians see the same pages.
+_STAFF_MENU = (
+    MenuItem("patients.list", "Patients", "patients"),
+    MenuItem("messages.inbox", "Inbox", "inbox"),
+    MenuItem("imports.form", "Import", "import"),
+    MenuItem("support.help", "Help and support", "support"),
+    MenuItem("support.community", "Community", "community"),
+)
+
 MAIN_MENU: dict[str, tuple[MenuItem, ...]] = {
     "patient": (
         MenuItem("patients.course", "My record", "patients", own_record=True),
@@ -33,20 +42,8 @@ MAIN_MENU: dict[str, tuple[MenuItem, ...]] = {
         MenuItem("support.help", "Help and support", "support"),
         MenuItem("support.community", "Community", "community"),
     ),
-    "nurse": (
-        MenuItem("patients.list", "Patients", "patients"),
-        MenuItem("messages.inbox", "Inbox", "inbox"),
-        MenuItem("imports.form", "Import", "import"),
-        MenuItem("support.help", "Help and support", "support"),
-        MenuItem("support.community", "Community", "community"),
-    ),
-    "clinician": (
-        MenuItem("patients.list", "Patients", "patients"),
-        MenuItem("messages.inbox", "Inbox", "inbox"),
-        MenuItem("imports.form", "Import", "import"),
-        MenuItem("support.help", "Help and support", "support"),
-        MenuItem("support.community", "Community", "community"),
-    ),
+    "nurse": _STAFF_MENU,
+    "clinician": _STAFF_MENU,
     "admin": (
         MenuItem("admin.users", "Accounts", "accounts"),
         MenuItem("admin.teams", "Care teams", "teams"),
