@@ -69,6 +69,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from relapsewatch import schema
 from relapsewatch.io import CanonicalTables
 from relapsewatch.store.audit import access_log, pseudonym_of
+from relapsewatch.store.audit_export import FORMULA_STARTS
+from relapsewatch.store.audit_export import neutralise_cell as neutralise_any_cell
 from relapsewatch.store.canonical import load_tables
 from relapsewatch.store.db import is_sqlite, write_session
 from relapsewatch.store.errors import UnknownPatientError
@@ -116,8 +118,6 @@ EXPORT_LEFT_OUT: Mapping[str, str] = {
 CSV_TABLES = ("patients", "measurements", "treatments", "findings")
 #: A plain decimal number: a spreadsheet reads it as that number, never as a formula.
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-#: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Zip entries get a fixed time, so the same record always gives the same bytes.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _ZIP_README = """\
@@ -361,9 +361,15 @@ def neutralise_cell(cell: str) -> str:
     >>> neutralise_cell("=HYPERLINK(1)"), neutralise_cell("-1.5"), neutralise_cell("@x")
     ("'=HYPERLINK(1)", '-1.5', "'@x")
     """
-    if cell.startswith(_FORMULA_STARTS) and _PLAIN_NUMBER.fullmatch(cell) is None:
-        return "'" + cell
-    return cell
+    return cell if _PLAIN_NUMBER.fullmatch(cell) else neutralise_any_cell(cell)
+
+
+def _neutralised(column: str) -> pl.Expr:
+    """:func:`neutralise_cell` as one expression over a whole column."""
+    text = pl.col(column)
+    starts = "^[" + re.escape("".join(FORMULA_STARTS)) + "]"
+    risky = text.str.contains(starts) & ~text.str.contains("^(?:" + _PLAIN_NUMBER.pattern + ")$")
+    return pl.when(risky).then(pl.lit("'") + text).otherwise(text).alias(column)
 
 
 def _text(column: str) -> pl.Expr:
@@ -403,11 +409,7 @@ def file_view(tables: CanonicalTables) -> dict[str, pl.DataFrame]:
         ),
     }
     return {
-        name: frame.with_columns(
-            pl.col(c).map_elements(neutralise_cell, return_dtype=pl.String) for c in frame.columns
-        )
-        if frame.height
-        else frame
+        name: frame.with_columns(_neutralised(c) for c in frame.columns)
         for name, frame in frames.items()
     }
 
