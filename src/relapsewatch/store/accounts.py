@@ -195,7 +195,7 @@ def _in_teams_statement() -> Select[str]:
     )
 
 
-def _account(session: Session, user: User) -> Account:
+def _account(session: Session, user: User, team_ids: tuple[int, ...] | None = None) -> Account:
     return Account(
         id=user.id,
         username=user.username,
@@ -204,7 +204,7 @@ def _account(session: Session, user: User) -> Account:
         patient_id=user.patient_id,
         disabled=user.disabled,
         demo=user.demo,
-        team_ids=_teams_of(session, user.id),
+        team_ids=_teams_of(session, user.id) if team_ids is None else team_ids,
     )
 
 
@@ -339,8 +339,13 @@ def get_account(session: Session, user_id: int) -> Account | None:
 
 
 def list_users(session: Session) -> list[Account]:
+    teams: dict[int, list[int]] = {}
+    for user_id, team_id in session.execute(
+        select(CareTeamMember.user_id, CareTeamMember.team_id).order_by(CareTeamMember.team_id)
+    ):
+        teams.setdefault(user_id, []).append(team_id)
     users = session.scalars(select(User).order_by(User.role, User.username))
-    return [_account(session, u) for u in users]
+    return [_account(session, u, tuple(teams.get(u.id, ()))) for u in users]
 
 
 def count_users(session: Session) -> int:
