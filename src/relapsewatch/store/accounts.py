@@ -42,7 +42,7 @@ from relapsewatch.accounts.passwords import (
     verify_password,
 )
 from relapsewatch.accounts.roles import ROLES, STAFF_ROLES
-from relapsewatch.store.db import small_write_session, write_session
+from relapsewatch.store.db import as_utc, small_write_session, write_session
 from relapsewatch.store.errors import AccountError
 from relapsewatch.store.models import (
     CareTeam,
@@ -151,11 +151,6 @@ def token_hash(token: str) -> str:
 
 def _fold(username: str) -> str:
     return username.strip().casefold()
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite gives naive datetimes back; every stored time is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def _teams_of(session: Session, user_id: int) -> tuple[int, ...]:
@@ -428,7 +423,7 @@ def _lockout_retry(session: Session, account_key: str, client_ip: str, now: dt.d
             )
         )
         if len(times) >= limit:
-            oldest = _aware(times[-1])
+            oldest = as_utc(times[-1])
             waits.append(max(1, int((oldest + LOCKOUT_WINDOW - now).total_seconds()) + 1))
     return max(waits, default=0)
 
@@ -530,8 +525,8 @@ def resolve_session(
         idle_limit = policy.idle_for(user.role)
         expired = (
             user.disabled
-            or now - _aware(stored.last_seen_at) > idle_limit
-            or now - _aware(stored.created_at) > policy.absolute
+            or now - as_utc(stored.last_seen_at) > idle_limit
+            or now - as_utc(stored.created_at) > policy.absolute
         )
         signed_in = (
             None if expired else SignedIn(_account(session, user), hashed, stored.csrf_token)

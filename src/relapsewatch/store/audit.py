@@ -35,7 +35,7 @@ from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from relapsewatch.store.accounts import touch_session
-from relapsewatch.store.db import is_sqlite, small_write_session
+from relapsewatch.store.db import as_utc, is_sqlite, small_write_session
 from relapsewatch.store.models import (
     AuditEvent,
     AuditHead,
@@ -121,8 +121,7 @@ class ChainedRow(Protocol):
 
 
 def _utc_ms(moment: dt.datetime) -> dt.datetime:
-    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-    moment = moment.astimezone(dt.UTC)
+    moment = as_utc(moment)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 

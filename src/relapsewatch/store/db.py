@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,10 +29,12 @@ from relapsewatch.store.settings import database_url
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "WRITE",
+    "as_utc",
     "create_engine_for",
     "durability_settings",
     "is_sqlite",
     "make_session_factory",
+    "small_write_session",
     "write_session",
 ]
 
@@ -49,6 +52,17 @@ _SQLITE_PRAGMAS = (
     ("busy_timeout", str(BUSY_TIMEOUT_MS), str(BUSY_TIMEOUT_MS)),
 )
 _PG_REQUIRED_ON = ("fsync", "full_page_writes", "synchronous_commit")
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A stored time as an aware UTC datetime: every stored time is UTC, but SQLite gives
+    them back without a time zone (PostgreSQL gives them back aware).
+
+    >>> as_utc(dt.datetime(2026, 1, 2, 3, 4)).isoformat()
+    '2026-01-02T03:04:00+00:00'
+    """
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    return aware.astimezone(dt.UTC)
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:

@@ -34,7 +34,7 @@ from sqlalchemy.sql.selectable import Subquery
 
 from relapsewatch.accounts.roles import STAFF_ROLES
 from relapsewatch.store.accounts import Account, can_see_patient
-from relapsewatch.store.db import write_session
+from relapsewatch.store.db import as_utc, write_session
 from relapsewatch.store.errors import StoreError
 from relapsewatch.store.models import (
     CareTeam,
@@ -136,11 +136,6 @@ class TeamInbox:
     threads: tuple[ThreadSummary, ...]
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite gives naive datetimes back; every stored time is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-
-
 def clean_subject(subject: str) -> str:
     """The subject as stored: one line, spaces collapsed; :class:`MessageError` when empty or
     longer than :data:`SUBJECT_MAX_CHARS`."""
@@ -187,8 +182,8 @@ def _summary(thread: MessageThread, count: int) -> ThreadSummary:
         patient_id=thread.patient_id,
         subject=thread.subject,
         status=thread.status,
-        created_at=_aware(thread.created_at),
-        updated_at=_aware(thread.updated_at),
+        created_at=as_utc(thread.created_at),
+        updated_at=as_utc(thread.updated_at),
         message_count=count,
     )
 
@@ -306,7 +301,7 @@ def thread_with_messages(session: Session, patient_id: str, thread_id: int) -> T
             author_name=name,
             author_user_id=message.author_user_id,
             body=message.body,
-            created_at=_aware(message.created_at),
+            created_at=as_utc(message.created_at),
         )
         for message, name in rows
     )

@@ -72,7 +72,7 @@ from relapsewatch.store.audit import access_log, pseudonym_of
 from relapsewatch.store.audit_export import FORMULA_STARTS
 from relapsewatch.store.audit_export import neutralise_cell as neutralise_any_cell
 from relapsewatch.store.canonical import load_tables
-from relapsewatch.store.db import is_sqlite, write_session
+from relapsewatch.store.db import as_utc, is_sqlite, write_session
 from relapsewatch.store.errors import UnknownPatientError
 from relapsewatch.store.models import AuditEvent, Base, ImportBatch
 
@@ -279,8 +279,7 @@ def json_value(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-        return aware.astimezone(dt.UTC).isoformat()
+        return as_utc(value).isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, list | tuple):
