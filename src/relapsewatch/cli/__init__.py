@@ -2,29 +2,66 @@
 
 Exit codes: 0 success; 1 bad data (the message names the file, row and column and the fix);
 2 usage error.
+
+Commands are imported when they are run (:class:`_LazyCommands`), so ``relapsewatch course``
+does not pay for the web app, the database layer and the server it never uses (about a second of
+start-up, once per run and once per worker process).
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from relapsewatch._version import __version__
-from relapsewatch.cli.accounts import secret_key, teams_app, users_app
-from relapsewatch.cli.audit import audit_app
-from relapsewatch.cli.course import course as course_command
-from relapsewatch.cli.importer import db_upgrade, import_
 from relapsewatch.cli.output import console, print_problems
-from relapsewatch.cli.serve import serve as serve_command
-from relapsewatch.cli.simulate import simulate as simulate_command
-from relapsewatch.io import validate_folder
 
 __all__ = ["app", "main"]
 
+#: Commands loaded on first use: name -> (module, attribute). An attribute that is a
+#: :class:`typer.Typer` is a group of subcommands; otherwise it is the command's function.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "course": ("relapsewatch.cli.course", "course"),
+    "simulate": ("relapsewatch.cli.simulate", "simulate"),
+    "serve": ("relapsewatch.cli.serve", "serve"),
+    "import": ("relapsewatch.cli.importer", "import_"),
+    "db": ("relapsewatch.cli.importer", "db_app"),
+    "secret-key": ("relapsewatch.cli.accounts", "secret_key"),
+    "users": ("relapsewatch.cli.accounts", "users_app"),
+    "teams": ("relapsewatch.cli.accounts", "teams_app"),
+    "audit": ("relapsewatch.cli.audit", "audit_app"),
+}
+
+
+class _LazyCommands(TyperGroup):
+    """A command group whose listed commands are imported only when looked up (Click's lazy
+    loading pattern): ``--help`` loads them all, a run loads only its own."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *LAZY_COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in LAZY_COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, attribute = LAZY_COMMANDS[cmd_name]
+        target: Any = getattr(importlib.import_module(module), attribute)
+        if isinstance(target, typer.Typer):
+            group = typer.main.get_group(target)
+            group.name = cmd_name
+            return group
+        single = typer.Typer(add_completion=False)
+        single.command(name=cmd_name)(target)
+        return typer.main.get_command(single)
+
+
 app = typer.Typer(
     name="relapsewatch",
+    cls=_LazyCommands,
     help="Follow myeloma through treatment, remission and relapse (IMWG 2016).",
     no_args_is_help=True,
     add_completion=False,
@@ -58,6 +95,8 @@ def validate(
 
     Exits 0 when the folder is clean (warnings allowed), 1 when there are problems.
     """
+    from relapsewatch.io import validate_folder
+
     report = validate_folder(input)
     if report.problems:
         print_problems(report.problems, title=f"Problems in {input}")
@@ -78,21 +117,6 @@ def validate(
         markup=False,
     )
     raise typer.Exit(1)
-
-
-app.command(name="course")(course_command)
-app.command(name="simulate")(simulate_command)
-app.command(name="serve")(serve_command)
-app.command(name="import")(import_)
-
-db_app = typer.Typer(help="The app database.", no_args_is_help=True)
-db_app.command(name="upgrade")(db_upgrade)
-app.add_typer(db_app, name="db")
-
-app.command(name="secret-key")(secret_key)
-app.add_typer(users_app, name="users", no_args_is_help=True)
-app.add_typer(teams_app, name="teams", no_args_is_help=True)
-app.add_typer(audit_app, name="audit", no_args_is_help=True)
 
 
 def main() -> None:

@@ -48,8 +48,12 @@ __all__ = [
 #: Random bytes in a new secret key (64 URL-safe characters; the app asks for at least 32).
 SECRET_KEY_BYTES = 48
 
-users_app = typer.Typer(help="Accounts: the first admin, and a list of every account.")
-teams_app = typer.Typer(help="Care teams: create one, and add patients to it.")
+users_app = typer.Typer(
+    help="Accounts: the first admin, and a list of every account.", no_args_is_help=True
+)
+teams_app = typer.Typer(
+    help="Care teams: create one, and add patients to it.", no_args_is_help=True
+)
 
 _SEPARATORS = re.compile(r"[\s,;]+")
 

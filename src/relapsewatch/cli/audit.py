@@ -29,7 +29,9 @@ from relapsewatch.store.db import make_session_factory
 
 __all__ = ["ExportFormat", "audit_app"]
 
-audit_app = typer.Typer(help="The audit trail: check its hash chain, export it.")
+audit_app = typer.Typer(
+    help="The audit trail: check its hash chain, export it.", no_args_is_help=True
+)
 
 
 class ExportFormat(StrEnum):

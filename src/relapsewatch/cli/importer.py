@@ -32,7 +32,7 @@ from relapsewatch.store.errors import StoreError
 from relapsewatch.store.migrate import current_revision, upgrade_database
 from relapsewatch.store.repository import ImportResult, import_tables
 
-__all__ = ["db_upgrade", "import_"]
+__all__ = ["db_app", "db_upgrade", "import_"]
 
 DatabaseUrlOption = Annotated[
     str | None,
@@ -162,3 +162,7 @@ def db_upgrade(database_url: DatabaseUrlOption = None) -> None:
         console.print(f"Database schema at revision {current_revision(engine)}.", markup=False)
     finally:
         engine.dispose()
+
+
+db_app = typer.Typer(help="The app database.", no_args_is_help=True)
+db_app.command(name="upgrade")(db_upgrade)

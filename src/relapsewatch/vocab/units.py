@@ -34,7 +34,14 @@ __all__ = [
 #: U1: a serum M-protein above this many g/dL is a probable g/L mix-up (flagged, not changed).
 MIXUP_SERUM_M_PROTEIN_G_DL = 15
 
-_UREG: Any = pint.UnitRegistry(non_int_type=Decimal)
+
+
+@lru_cache(maxsize=1)
+def _registry() -> Any:
+    """pint's registry, built on first use (about 0.2 s, which a run whose units are all known
+    from its cache, or that converts nothing, never pays)."""
+    return pint.UnitRegistry(non_int_type=Decimal)
+
 
 # Spellings labs use that pint does not parse as written. "/24h" is a per-day amount.
 _SPELLINGS: tuple[tuple[str, str], ...] = (
@@ -126,7 +133,7 @@ def conversion_factor(test: str, unit: str | None) -> Decimal:
             return Decimal(1)
         raise UnitError(f"{unit!r} is impossible: {_why_impossible(analyte, unit)}")
     try:
-        quantity = _UREG.Quantity(Decimal(1), text)
+        quantity = _registry().Quantity(Decimal(1), text)
     except (
         pint.errors.UndefinedUnitError,
         pint.errors.DefinitionSyntaxError,
@@ -140,8 +147,9 @@ def conversion_factor(test: str, unit: str | None) -> Decimal:
     assert analyte.canonical_unit is not None
     try:
         if analyte.molar_mass_g_mol is not None:
-            molar_mass = _UREG.Quantity(analyte.molar_mass_g_mol, "g/mol")
-            with _UREG.context("chemistry", mw=molar_mass):
+            registry = _registry()
+            molar_mass = registry.Quantity(analyte.molar_mass_g_mol, "g/mol")
+            with registry.context("chemistry", mw=molar_mass):
                 magnitude = quantity.to(analyte.canonical_unit).magnitude
         else:
             magnitude = quantity.to(analyte.canonical_unit).magnitude
