@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from relapsewatch._version import __version__
 from relapsewatch.cli.output import console, print_problems
+
+if TYPE_CHECKING:  # Typer 0.29 carries its own copy of Click; these are the types it uses
+    from typer._click.core import Command, Context
 
 __all__ = ["app", "main"]
 
@@ -42,10 +44,10 @@ class _LazyCommands(TyperGroup):
     """A command group whose listed commands are imported only when looked up (Click's lazy
     loading pattern): ``--help`` loads them all, a run loads only its own."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return [*super().list_commands(ctx), *LAZY_COMMANDS]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         if cmd_name not in LAZY_COMMANDS:
             return super().get_command(ctx, cmd_name)
         module, attribute = LAZY_COMMANDS[cmd_name]
