@@ -1,8 +1,10 @@
 """Benchmark of ``relapsewatch course`` against a bare Polars pass over the same data.
 
 For each cohort size it generates (once, cached) a canonical Parquet cohort with
-:mod:`bench.cohort`, then runs two fresh processes and records wall time and peak resident memory
-(``os.wait4``):
+:mod:`bench.cohort`, then runs two fresh processes and records wall time, CPU time (``os.wait4``:
+the process and the worker processes it waited for) and peak resident memory, summed over the
+process and all its worker processes (sampled every 50 ms from ``/proc``; the course runs
+batches in parallel worker processes, and the memory goal is for the whole run):
 
 * **course**: ``relapsewatch course COHORT -o OUT --format parquet`` end to end (read and
   validate, derive responses, lines, relapses and status, write);
@@ -27,6 +29,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -66,12 +69,47 @@ def _load() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
+def _tree_rss_kb(root: int) -> int:
+    """Resident memory of ``root`` and every process descended from it, in kB."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        parents[int(entry.name)] = int(fields.get("PPid", "0").strip())
+        rss[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0])
+    tree, grown = {root}, True
+    while grown:
+        grown = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grown = True
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
 def _measure(argv: list[str], what: str, patients: int, rows: int) -> Run:
     load = _load()
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0]
+    finished = threading.Event()
+
+    def sample() -> None:
+        while not finished.wait(0.05):
+            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
+    finished.set()
+    sampler.join()
     code = os.waitstatus_to_exitcode(status)
     if code != 0 and proc.stderr is not None:
         sys.stderr.write(proc.stderr.read().decode(errors="replace")[-2000:])
@@ -81,20 +119,23 @@ def _measure(argv: list[str], what: str, patients: int, rows: int) -> Run:
         rows,
         round(seconds, 2),
         round(usage.ru_utime + usage.ru_stime, 2),
-        round(usage.ru_maxrss / 1024, 1),
+        round(max(peak[0], usage.ru_maxrss) / 1024, 1),
         load,
         code,
     )
 
 
-def _course_argv(cohort: Path, out: Path, batch_size: int | None) -> list[str]:
+def _course_argv(cohort: Path, out: Path, batch_size: int | None, jobs: int | None) -> list[str]:
     cli = Path(sys.executable).with_name("relapsewatch")
     registered = (
         cli.exists()
         and "course" in subprocess.run([str(cli), "--help"], capture_output=True, text=True).stdout
     )
     head = [str(cli), "course"] if registered else [sys.executable, "-c", COURSE_RUNNER]
-    tail = ["--batch-size", str(batch_size)] if batch_size else []
+    tail = [
+        *(["--batch-size", str(batch_size)] if batch_size else []),
+        *(["--jobs", str(jobs)] if jobs else []),
+    ]
     return [*head, str(cohort), "-o", str(out), "--format", "parquet", *tail]
 
 
@@ -117,7 +158,7 @@ def machine() -> dict[str, str]:
     }
 
 
-def run_size(n: int, workdir: Path, batch_size: int | None) -> list[Run]:
+def run_size(n: int, workdir: Path, batch_size: int | None, jobs: int | None) -> list[Run]:
     cohort = workdir / f"cohort-{n}"
     if not (cohort / "measurements.parquet").exists():
         start = time.perf_counter()
@@ -143,13 +184,14 @@ def run_size(n: int, workdir: Path, batch_size: int | None) -> list[Run]:
         n,
         rows,
     )
-    course = _measure(_course_argv(cohort, out, batch_size), "course", n, rows)
+    course = _measure(_course_argv(cohort, out, batch_size, jobs), "course", n, rows)
     return [base, course]
 
 
 def table(runs: list[Run]) -> str:
     lines = [
-        "| patients | measurement rows | course wall (s) | course CPU (s) | course peak RSS (MB) "
+        "| patients | measurement rows | course wall (s) | course CPU (s) "
+        "| course peak RSS, all processes (MB) "
         "| bare Polars wall (s) | bare Polars CPU (s) | wall ratio | CPU ratio | load before |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -173,18 +215,20 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000])
     parser.add_argument("--million", action="store_true", help="also run 1,000,000 patients")
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/relapsewatch-bench"))
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     sizes = [*args.sizes, *([1_000_000] if args.million else [])]
     runs: list[Run] = []
     for n in sizes:
-        runs.extend(run_size(n, args.workdir, args.batch_size))
+        runs.extend(run_size(n, args.workdir, args.batch_size, args.jobs))
         print(table(runs), file=sys.stderr)
     results = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": machine(),
         "batch_size": args.batch_size,
+        "jobs": args.jobs,
         "runs": [asdict(r) for r in runs],
     }
     (args.workdir / "results.json").write_text(json.dumps(results, indent=2))

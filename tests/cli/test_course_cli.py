@@ -158,3 +158,28 @@ def test_plain_progress_lines_when_piped_and_batched(tmp_path: Path) -> None:
     result = run(str(WORKED), "-o", str(tmp_path / "out"), "--batch-size", "4")
     assert result.exit_code == 0
     assert "deriving: 3/3" in result.output and "\x1b[" not in result.output
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_worker_processes_give_the_same_tables_as_one_pass(tmp_path: Path, jobs: str) -> None:
+    one, many = tmp_path / "one", tmp_path / "many"
+    assert run(str(WORKED), "-o", str(one), "--format", "parquet").exit_code == 0
+    result = run(
+        str(WORKED), "-o", str(many), "--format", "parquet", "--batch-size", "2", "--jobs", jobs
+    )
+    assert result.exit_code == 0, result.output
+    assert "11 patient(s)" in result.stdout and "as of 2025-04-21" in result.stdout
+    for name in TABLES:
+        assert read(one, name, "parquet").equals(read(many, name, "parquet")), name
+
+
+def test_problems_of_every_batch_are_reported_from_worker_processes(tmp_path: Path) -> None:
+    single = run(str(INVALID), "-o", str(tmp_path / "a"))
+    batched = run(str(INVALID), "-o", str(tmp_path / "b"), "--batch-size", "1", "--jobs", "2")
+    assert single.exit_code == batched.exit_code == 1
+
+    def located(output: str) -> list[str]:
+        return sorted(line for line in output.splitlines() if ".csv, row " in line)
+
+    assert located(batched.output) == located(single.output) != []
+    assert list(tmp_path.iterdir()) == []

@@ -1,7 +1,9 @@
 """``relapsewatch course INPUT -o OUT``: derive the myeloma course of a folder of records.
 
-Reads the folder in patient batches (memory bounded by ``--batch-size``), derives responses,
-lines, relapses and status for each batch, and writes the four derived tables of DESIGN.md.
+Reads the folder in patient batches (memory bounded by ``--batch-size``), validates and derives
+responses, lines, relapses and status for each batch in ``--jobs`` worker processes
+(:func:`relapsewatch.course.folder.derive_folder`), and writes the four derived tables of
+DESIGN.md.
 Output is written to a temporary folder next to ``OUT`` and moved into place only when every
 batch has succeeded; on bad input nothing is created and the exit code is 1.
 """
@@ -17,11 +19,11 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from relapsewatch.cli.output import console, error_console, print_problems
+from relapsewatch.course.folder import default_jobs, derive_folder
 from relapsewatch.course.myeloma.config import PRESETS, preset
-from relapsewatch.course.myeloma.course import derive_course
 from relapsewatch.errors import ConfigError, DataError
 from relapsewatch.io import TableWriter, staged_folder
-from relapsewatch.io.batches import DEFAULT_BATCH_SIZE, PatientBatches
+from relapsewatch.io.batches import DEFAULT_BATCH_SIZE
 
 __all__ = ["course"]
 
@@ -95,6 +97,17 @@ def course(
         int,
         typer.Option("--batch-size", min=1, help="Patients per batch; peak memory grows with it."),
     ] = DEFAULT_BATCH_SIZE,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Batches derived at once, each in its own process (default: one per core); "
+            "peak memory grows with it.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Derive responses, lines of therapy, relapses and status for every patient.
 
@@ -109,27 +122,18 @@ def course(
     try:
         with (
             _Reporter() as report,
-            PatientBatches(input, batch_size=batch_size, progress=report) as batches,
+            staged_folder(output) as staging,
+            TableWriter(staging, format=format.value) as writer,
         ):
-            if batches.n_patients == 0:
-                raise DataError(
-                    [],
-                    summary=f"no patients in {input}: the patients table is "
-                    "empty; add at least one patient",
-                )
-            cutoff = day or batches.cutoff
-            patients = 0
-            with (
-                staged_folder(output) as staging,
-                TableWriter(staging, format=format.value) as writer,
-            ):
-                for index, tables in enumerate(batches):
-                    report("deriving", index, batches.n_batches)
-                    derived = derive_course(tables, config=settings, as_of=cutoff)
-                    for name, frame in derived.tables().items():
-                        writer.write(name, frame)
-                    patients += tables.patients.height
-                report("deriving", batches.n_batches, batches.n_batches)
+            done = derive_folder(
+                input,
+                writer,
+                config=settings,
+                as_of=day,
+                batch_size=batch_size,
+                jobs=jobs or default_jobs(),
+                progress=report,
+            )
     except DataError as err:
         if err.problems:
             print_problems(err.problems, title=f"Problems in {input}", out=error_console)
@@ -142,9 +146,9 @@ def course(
             f"{summary}. Nothing was written; fix the input and run again.", markup=False
         )
         raise typer.Exit(1) from None
-    warn = f" ({len(batches.warnings)} warning(s) in the input)" if batches.warnings else ""
+    warn = f" ({len(done.warnings)} warning(s) in the input)" if done.warnings else ""
     console.print(
-        f"Wrote lines, relapses, responses and status for {patients} patient(s) to {output} "
-        f"({format.value}, as of {cutoff}){warn}.",
+        f"Wrote lines, relapses, responses and status for {done.patients} patient(s) to "
+        f"{output} ({format.value}, as of {done.as_of}){warn}.",
         markup=False,
     )

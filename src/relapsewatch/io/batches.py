@@ -13,6 +13,10 @@ split by patient:
    problem found, and the data cut-off (the latest date in the records) is known for the cohort.
 3. **Iterate**: each batch's canonical frames are read back from the temporary folder.
 
+With ``validate=False`` only step 1 runs: :attr:`PatientBatches.raw_parts` then gives each
+batch's raw frames to whoever validates and uses them batch by batch (the parallel course run,
+:mod:`relapsewatch.course.folder`, validates and derives a batch in one go in a worker process).
+
 A folder with no more patients than ``batch_size`` is read in one go with
 :func:`~relapsewatch.io.read_tables` (no temporary files).
 """
@@ -24,6 +28,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -41,7 +46,7 @@ from relapsewatch.io.files import (
     unreadable,
 )
 
-__all__ = ["DEFAULT_BATCH_SIZE", "PatientBatches", "Progress", "cutoff_of"]
+__all__ = ["DEFAULT_BATCH_SIZE", "PatientBatches", "Progress", "RawParts", "cutoff_of"]
 
 #: Patients per batch unless told otherwise: about 2 million measurement rows at 80 per patient,
 #: about 2.2 GB peak in the course command (1,000,000 patients then fit in 4 GB).
@@ -52,6 +57,15 @@ _KEY = "__key"
 
 #: ``progress(step, done, total)``: called as partitioning and validation advance.
 Progress = Callable[[str, int, int], None]
+
+
+#: The dated columns whose latest value is the data cut-off, per table (as :func:`cutoff_of`).
+CUTOFF_COLUMNS: dict[str, tuple[str, ...]] = {
+    "patients": ("diagnosis_date",),
+    "measurements": ("date",),
+    "treatments": ("start_date", "end_date"),
+    "findings": ("date",),
+}
 
 
 def cutoff_of(tables: CanonicalTables) -> dt.date | None:
@@ -65,6 +79,53 @@ def cutoff_of(tables: CanonicalTables) -> dt.date | None:
     ]
     dates = [c for c in candidates if isinstance(c, dt.date)]
     return max(dates) if dates else None
+
+
+@dataclass(frozen=True)
+class RawParts:
+    """The partitioned raw tables of a folder: each batch's rows as the files hold them.
+
+    Small and picklable, so a worker process can read its own batch.
+    """
+
+    root: Path
+    #: Raw schema of each table present (an absent batch part is an empty frame of it).
+    schemas: dict[str, dict[str, pl.DataType]]
+    #: How each table's file is named in problems (``measurements.csv``).
+    files: dict[str, str]
+
+    def read(self, index: int) -> dict[str, pl.DataFrame]:
+        """The raw frames of batch ``index`` (each with ``__row``, the file's row number)."""
+        raw: dict[str, pl.DataFrame] = {}
+        for name, raw_schema in self.schemas.items():
+            part = self.root / name / f"{_BATCH}={index}"
+            files = sorted(part.glob("*.parquet")) if part.is_dir() else []
+            raw[name] = pl.read_parquet(files) if files else pl.DataFrame(schema=raw_schema)
+        return raw
+
+    def cutoff(self) -> dt.date | None:
+        """The latest date in the raw tables, parsed as the reader parses dates.
+
+        For a folder that passes validation this is exactly :func:`cutoff_of` of its canonical
+        tables (every row is kept and dates are parsed the same way), so a run can derive each
+        batch as soon as it is validated; a folder with bad dates fails validation anyway.
+        """
+        from relapsewatch.io.normalise import parse_date
+
+        found: list[dt.date] = []
+        for name, raw_schema in self.schemas.items():
+            columns = [c for c in CUTOFF_COLUMNS.get(name, ()) if c in raw_schema]
+            parts = sorted((self.root / name).glob(f"{_BATCH}=*/*.parquet"))
+            if not columns or not parts:
+                continue
+            latest = (
+                pl.scan_parquet(parts)
+                .select(parse_date(c, raw_schema[c]).max() for c in columns)
+                .collect()
+                .row(0)
+            )
+            found.extend(d for d in latest if isinstance(d, dt.date))
+        return max(found) if found else None
 
 
 class PatientBatches:
@@ -88,6 +149,7 @@ class PatientBatches:
         batch_size: int = DEFAULT_BATCH_SIZE,
         workdir: str | os.PathLike[str] | None = None,
         progress: Progress | None = None,
+        validate: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"`batch_size` must be at least 1, got {batch_size}")
@@ -102,6 +164,8 @@ class PatientBatches:
         self.cutoff: dt.date | None = None
         self.warnings: tuple[Problem, ...] = ()
         self._schemas: dict[str, pl.Schema] = {}
+        self._validate_on_enter = validate
+        self._files: dict[str, str] = {}
 
     # -- context manager ---------------------------------------------------------------------
     def __enter__(self) -> PatientBatches:
@@ -140,7 +204,29 @@ class PatientBatches:
         self.n_batches = (self.n_patients - 1) // self.batch_size + 1
         self._tmp = Path(tempfile.mkdtemp(prefix=".relapsewatch-batches-", dir=self._workdir))
         self._partition(located, raw_patients, keys)
-        self._validate(located)
+        self._files = {name: t.display for name, t in located.items()}
+        if self._validate_on_enter:
+            self._validate(located)
+
+    @property
+    def single(self) -> CanonicalTables | None:
+        """The validated tables when the folder fits in one batch (read whole), else ``None``."""
+        return self._single
+
+    @property
+    def raw_parts(self) -> RawParts:
+        """The partitioned raw tables (only for a folder of several batches)."""
+        if self._tmp is None:
+            raise RuntimeError("raw parts exist only for a folder of several batches, once entered")
+        schemas = {name: dict(schema.items()) for name, schema in self._schemas.items()}
+        return RawParts(self._tmp / "raw", schemas, dict(self._files))
+
+    @property
+    def workdir(self) -> Path:
+        """The temporary folder of this read (removed on exit)."""
+        if self._tmp is None:
+            raise RuntimeError("a temporary folder exists only for a folder of several batches")
+        return self._tmp
 
     def _read_whole(self) -> None:
         self._progress("reading", 0, 1)
@@ -200,18 +286,6 @@ class PatientBatches:
                 raise unreadable(table, exc) from None
         self._progress("partitioning", len(names), len(names))
 
-    def _raw_batch(self, located: dict[str, TableFile], index: int) -> dict[str, pl.DataFrame]:
-        assert self._tmp is not None
-        raw: dict[str, pl.DataFrame] = {}
-        for name in located:
-            part = self._tmp / "raw" / name / f"{_BATCH}={index}"
-            files = sorted(part.glob("*.parquet")) if part.is_dir() else []
-            if files:
-                raw[name] = pl.read_parquet(files)
-            else:
-                raw[name] = pl.DataFrame(schema=self._schemas[name])
-        return raw
-
     def _validate(self, located: dict[str, TableFile]) -> None:
         assert self._tmp is not None
         files = {name: t.display for name, t in located.items()}
@@ -221,7 +295,7 @@ class PatientBatches:
         cutoffs: list[dt.date] = []
         for index in range(self.n_batches):
             self._progress("checking", index, self.n_batches)
-            tables, log = normalise_tables(self._raw_batch(located, index), files=files)
+            tables, log = normalise_tables(self.raw_parts.read(index), files=files)
             problems.extend(p for p in log.problems if p.severity == "error")
             warnings.extend(p for p in log.problems if p.severity == "warning")
             truncated += log.truncated

@@ -7,6 +7,7 @@ an error, so the reader never has to guess which one is meant.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -256,15 +257,20 @@ class TableWriter:
 def staged_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary sibling folder that replaces ``target`` only if the block succeeds.
 
-    Used by commands that write several tables: either all new outputs appear, or none.
+    Used by commands that write several tables: either all new outputs appear, or none (and
+    on failure the parent folders it had to create are removed again).
     """
     final = Path(target)
+    made = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        for folder in made:  # the folders made for the output, innermost first, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     if final.exists():
         old = final.with_name(f".{final.name}.old")

@@ -26,7 +26,7 @@ from relapsewatch.vocab.units import (
     convert,
 )
 
-__all__ = ["normalise_table"]
+__all__ = ["normalise_table", "parse_date"]
 
 _BELOW = r"^<\s*=?\s*([+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)$"
 _NONQUANT_WORDS = (
@@ -41,7 +41,7 @@ _NONQUANT_WORDS = (
 _EARLIEST = dt.date(1900, 1, 1)
 
 
-def _date(column: str, dtype: pl.DataType) -> pl.Expr:
+def parse_date(column: str, dtype: pl.DataType) -> pl.Expr:
     """Parse an ISO date strictly (a Date column passes through)."""
     if dtype == pl.Date:
         return pl.col(column)
@@ -113,7 +113,7 @@ def _check_required(
 def _check_dates(
     frame: pl.DataFrame, columns: tuple[str, ...], file: str, log: ProblemLog
 ) -> pl.DataFrame:
-    parsed = frame.with_columns(_date(c, frame.schema[c]).alias(f"__{c}") for c in columns)
+    parsed = frame.with_columns(parse_date(c, frame.schema[c]).alias(f"__{c}") for c in columns)
     for c in columns:
         collect(
             parsed,

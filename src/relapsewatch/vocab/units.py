@@ -35,7 +35,6 @@ __all__ = [
 MIXUP_SERUM_M_PROTEIN_G_DL = 15
 
 
-
 @lru_cache(maxsize=1)
 def _registry() -> Any:
     """pint's registry, built on first use (about 0.2 s, which a run whose units are all known

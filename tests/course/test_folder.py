@@ -1,0 +1,125 @@
+"""The course of a folder in patient batches and worker processes (relapsewatch.course.folder)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import relapsewatch.course.folder as folder_run
+from relapsewatch.course.folder import derive_folder
+from relapsewatch.course.myeloma import MyelomaCourseConfig, derive_course
+from relapsewatch.errors import DataError
+from relapsewatch.io import TableWriter, read_tables
+from relapsewatch.io.batches import PatientBatches, RawParts, cutoff_of
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKED = ROOT / "tests" / "data" / "examples" / "worked"
+INVALID = ROOT / "examples" / "invalid"
+CONFIG = MyelomaCourseConfig()
+
+
+def _write_folder(path: Path, end_date: str) -> Path:
+    path.mkdir()
+    (path / "patients.csv").write_text(
+        "patient_id,disease,diagnosis_date\nA,myeloma, 2024-01-01 \nB,myeloma,2024-02-01\n"
+    )
+    (path / "treatments.csv").write_text(
+        f"patient_id,therapy,start_date,end_date\nA,VRd,2024-01-05,{end_date}\nB,Rd,2024-02-05,\n"
+    )
+    (path / "measurements.csv").write_text(
+        "patient_id,date,test,value,unit\n"
+        "A,2024-01-02,serum_m_protein,2.0,g/dL\nB,2024-02-02 ,serum_m_protein,1.0,g/dL\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize("end_date", ["", "2024-09-30", " 2024-10-31 "])
+def test_cutoff_read_from_the_raw_dates_is_the_validated_cutoff(
+    tmp_path: Path, end_date: str
+) -> None:
+    source = _write_folder(tmp_path / "in", end_date)
+    with PatientBatches(source, batch_size=1, validate=False) as batches:
+        assert batches.raw_parts.cutoff() == cutoff_of(read_tables(source))
+    with PatientBatches(WORKED, batch_size=3, validate=False) as batches:
+        assert batches.raw_parts.cutoff() == cutoff_of(read_tables(WORKED))
+
+
+def test_one_process_and_batches_write_what_one_pass_derives(tmp_path: Path) -> None:
+    with TableWriter(tmp_path / "out", format="parquet") as writer:
+        done = derive_folder(WORKED, writer, config=CONFIG, batch_size=4, jobs=1)
+    expected = derive_course(read_tables(WORKED)).tables()
+    assert (done.patients, done.batches, done.jobs) == (11, 3, 1)
+    for name, frame in expected.items():
+        assert pl.read_parquet(tmp_path / "out" / f"{name}.parquet").equals(frame), name
+
+
+def test_batches_after_a_bad_one_are_only_validated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _write_folder(tmp_path / "in", "")
+    with (source / "patients.csv").open("a") as rows:
+        rows.write("C,myeloma,2024-03-01\n")
+    with (source / "measurements.csv").open("a") as rows:
+        rows.write("B,2024-03-02,serum_m_protein,1.0,\nC,2024-03-02,serum_m_protein,1.0,g/dL\n")
+    derived: list[str] = []
+    real = folder_run.derive_course
+
+    def counting(tables, **kwargs):  # type: ignore[no-untyped-def]
+        derived.extend(tables.patients["patient_id"])
+        return real(tables, **kwargs)
+
+    monkeypatch.setattr(folder_run, "derive_course", counting)
+    with (
+        pytest.raises(DataError) as caught,
+        TableWriter(tmp_path / "out", format="parquet") as writer,
+    ):
+        derive_folder(source, writer, config=CONFIG, batch_size=1, jobs=1)
+    assert [(p.file, p.row, p.column) for p in caught.value.errors] == [
+        ("measurements.csv", 4, "unit")
+    ]
+    assert derived == ["A"]  # B is bad, so C (after it) is only validated
+
+
+def test_every_problem_of_every_batch_is_reported(tmp_path: Path) -> None:
+    with (
+        pytest.raises(DataError) as caught,
+        TableWriter(tmp_path / "out", format="parquet") as writer,
+    ):
+        derive_folder(INVALID, writer, config=CONFIG, batch_size=1, jobs=1)
+    assert {str(p) for p in caught.value.problems} == {str(p) for p in read_problems(INVALID)}
+
+
+def read_problems(source: Path) -> tuple[object, ...]:
+    with pytest.raises(DataError) as caught:
+        read_tables(source)
+    return caught.value.problems
+
+
+def test_a_cutoff_that_moves_on_validation_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(RawParts, "cutoff", lambda self: dt.date(2030, 1, 1))
+    with (
+        pytest.raises(RuntimeError, match="fault in relapsewatch"),
+        TableWriter(tmp_path / "out", format="parquet") as writer,
+    ):
+        derive_folder(WORKED, writer, config=CONFIG, batch_size=4, jobs=1)
+    assert not any((tmp_path / "out").glob("*.parquet"))
+
+
+def test_a_failing_batch_stops_the_run_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(tables, **kwargs):  # type: ignore[no-untyped-def]
+        raise MemoryError("out of memory in the engine")
+
+    monkeypatch.setattr(folder_run, "derive_course", broken)
+    with (
+        pytest.raises(MemoryError),
+        TableWriter(tmp_path / "out", format="parquet") as writer,
+    ):
+        derive_folder(WORKED, writer, config=CONFIG, batch_size=4, jobs=1)
+    assert not any((tmp_path / "out").iterdir())
