@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import polars as pl
@@ -123,3 +124,14 @@ def test_a_failing_batch_stops_the_run_and_writes_nothing(
     ):
         derive_folder(WORKED, writer, config=CONFIG, batch_size=4, jobs=1)
     assert not any((tmp_path / "out").iterdir())
+
+
+def test_worker_environment_is_set_only_while_workers_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POLARS_THP", "0")
+    monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
+    with folder_run._environment(folder_run.WORKER_ALLOCATOR):
+        assert os.environ["POLARS_THP"] == "1"
+        assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:-1,muzzy_decay_ms:-1"
+    assert os.environ["POLARS_THP"] == "0" and "_RJEM_MALLOC_CONF" not in os.environ
