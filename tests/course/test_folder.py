@@ -135,3 +135,12 @@ def test_worker_environment_is_set_only_while_workers_start(
         assert os.environ["POLARS_THP"] == "1"
         assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:-1,muzzy_decay_ms:-1"
     assert os.environ["POLARS_THP"] == "0" and "_RJEM_MALLOC_CONF" not in os.environ
+
+
+def test_workers_share_the_cores_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(folder_run, "default_jobs", lambda: 4)
+    monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
+    assert folder_run.worker_environment(2)["POLARS_MAX_THREADS"] == "2"
+    assert folder_run.worker_environment(8)["POLARS_MAX_THREADS"] == "1"
+    monkeypatch.setenv("POLARS_MAX_THREADS", "3")
+    assert folder_run.worker_environment(2)["POLARS_MAX_THREADS"] == "3"

@@ -11,10 +11,12 @@
    worker; ``jobs=1`` runs them here, one after the other): the reader's own validation, then
    :func:`relapsewatch.course.myeloma.derive_course`. A worker writes its four derived tables
    to the temporary folder and reports its problems and its canonical cut-off.
-   Workers run Polars' allocator (jemalloc) on transparent huge pages and keep the memory they
-   free for reuse (:data:`WORKER_ALLOCATOR`): the engine allocates and frees many large frames
-   per batch, and giving the pages back to the system only to fault them in again cost a fifth
-   of a worker's time in system calls (about 18 % more resident memory instead).
+   Each worker gets its share of the cores for Polars' threads (two workers on two cores, one
+   thread each: more only spin against each other). Workers run Polars' allocator (jemalloc) on
+   transparent huge pages and keep the memory they free for reuse (:data:`WORKER_ALLOCATOR`):
+   the engine allocates and frees many large frames per batch, and giving the pages back to the
+   system only to fault them in again cost a fifth of a worker's time in system calls (about
+   18 % more resident memory instead).
 4. **Write** the tables in batch order, so the output is the same whatever ``jobs`` is; a
    batch's temporary tables are removed once written, so the disk holds a few batches at most.
 
@@ -46,7 +48,13 @@ from relapsewatch.errors import DataError, Problem
 from relapsewatch.io import TableWriter, normalise_tables
 from relapsewatch.io.batches import DEFAULT_BATCH_SIZE, PatientBatches, RawParts, cutoff_of
 
-__all__ = ["FolderCourse", "default_jobs", "derive_folder"]
+__all__ = [
+    "WORKER_ALLOCATOR",
+    "FolderCourse",
+    "default_jobs",
+    "derive_folder",
+    "worker_environment",
+]
 
 #: ``progress(step, done, total)``, as :class:`relapsewatch.io.batches.PatientBatches` calls it.
 Progress = Callable[[str, int, int], None]
@@ -92,6 +100,17 @@ class _Outcome:
     cutoff: dt.date | None
     as_of: dt.date | None
     tables: dict[str, Path]
+
+
+def worker_environment(jobs: int) -> dict[str, str]:
+    """What the worker processes of a run with ``jobs`` workers find in their environment:
+    :data:`WORKER_ALLOCATOR`, and Polars' thread pool sized so the workers together use each
+    core once (``POLARS_MAX_THREADS``, unless it is set already)."""
+    threads = max(1, default_jobs() // jobs)
+    return {
+        **WORKER_ALLOCATOR,
+        "POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS", str(threads)),
+    }
 
 
 def default_jobs() -> int:
@@ -257,7 +276,7 @@ def derive_folder(
         cutoffs: list[dt.date] = []
         report("deriving", 0, batches.n_batches)
         try:
-            with _environment(WORKER_ALLOCATOR if width > 1 else {}):
+            with _environment(worker_environment(width) if width > 1 else {}):
                 for done, outcome in enumerate(
                     _outcomes(work, pool, ahead=2 * width if width > 1 else 1), start=1
                 ):
