@@ -11,7 +11,7 @@ by ``config.max_course_iterations`` and the result is deterministic.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Protocol
 
@@ -36,7 +36,7 @@ from relapsewatch.course.myeloma.relapses import (
     progression_events,
     relapse_number_at,
 )
-from relapsewatch.course.myeloma.responses import ResponseResult, derive_responses
+from relapsewatch.course.myeloma.responses import derive_responses, prepare_responses
 from relapsewatch.course.myeloma.status import asct_conditions, derive_status
 from relapsewatch.schema import FINDINGS, MEASUREMENTS, PATIENTS, TREATMENTS, require_columns
 
@@ -237,6 +237,43 @@ def _replace(old: pl.DataFrame, new: pl.DataFrame, ids: pl.Series) -> pl.DataFra
     return pl.concat([kept, new.select(old.columns).cast(old.schema)])
 
 
+#: Beyond this many runs of replaced patients, sorting again is cheaper than splicing blocks.
+_SPLICE_LIMIT = 256
+
+
+def _merge_in(old: pl.DataFrame, new: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
+    """``old`` with the rows of the patients ``ids`` replaced by ``new`` (whose patients are all
+    in ``ids``), in :func:`_sorted` order, as both already are.
+
+    Each patient's rows are one block, so when few patients change the new blocks are spliced
+    in place of the old ones: no row is compared or moved one by one.
+    """
+    ids = ids.unique().sort()
+    old_ids, new_ids = old["patient_id"], new["patient_id"]
+    blocks = pl.DataFrame(
+        {
+            "old_from": old_ids.search_sorted(ids, side="left"),
+            "old_to": old_ids.search_sorted(ids, side="right"),
+            "new_from": new_ids.search_sorted(ids, side="left"),
+            "new_to": new_ids.search_sorted(ids, side="right"),
+        }
+    )
+    # patients with no kept row between them are replaced as one run
+    runs = blocks.group_by(
+        run=(pl.col("old_from") != pl.col("old_to").shift(1)).cum_sum(), maintain_order=True
+    ).agg(pl.col("old_from", "new_from").first(), pl.col("old_to", "new_to").last())
+    if runs.height > _SPLICE_LIMIT:
+        return _sorted(_replace(old, new, ids))
+    new = new.select(old.columns).cast(old.schema)
+    parts, kept_from = [], 0
+    for _, old_from, new_from, old_to, new_to in runs.iter_rows():
+        parts.append(old.slice(kept_from, old_from - kept_from))
+        parts.append(new.slice(new_from, new_to - new_from))
+        kept_from = old_to
+    parts.append(old.slice(kept_from))
+    return pl.concat(parts, rechunk=True)
+
+
 def _fixpoint(
     patients: pl.DataFrame,
     measurements: pl.DataFrame,
@@ -246,27 +283,36 @@ def _fixpoint(
     config: MyelomaCourseConfig,
     as_of: dt.date,
 ) -> tuple[Lines, dict[str, pl.DataFrame], int, tuple[str, ...]]:
-    """Iterate lines <-> progression until no patient's line starts change."""
+    """Iterate lines <-> progression until no patient's line starts change.
 
-    def respond(lines: Lines, ids: pl.Series | None) -> ResponseResult:
-        sub = (lambda f: f) if ids is None else (lambda f: _subset(f, ids))
+    The response frames are put in :func:`_sorted` order as they come and :func:`_merge_in`
+    keeps them so; the lines are sorted once at the end.
+    """
+    lines = derive_lines(treatments, patients, clinical, config=config, as_of=as_of)
+    # the line-independent part of the response engine, prepared once for every round
+    prepared = prepare_responses(
+        measurements, patients, treatments, findings, config=config, as_of=as_of,
+        extra_patient_ids=lines.lines["patient_id"],
+    )  # fmt: skip
+
+    def respond(lines: Lines, ids: pl.Series | None) -> dict[str, pl.DataFrame]:
         line_input = lines.lines.select("patient_id", "line", "start_date", "next_start_date")
-        return derive_responses(
-            sub(measurements),
-            sub(line_input),
-            sub(patients),
-            sub(treatments),
-            sub(findings),
+        result = derive_responses(
+            measurements,
+            line_input if ids is None else _subset(line_input, ids),
+            patients,
+            treatments,
+            findings,
             config=config,
             as_of=as_of,
+            prepared=prepared if ids is None else prepared.of_patients(ids),
         )
+        return {name: _sorted(getattr(result, name)) for name in _RESPONSE_FRAMES}
 
     def pd_dates(progression: pl.DataFrame) -> pl.DataFrame:
         return pl.concat([progression.select("patient_id", "date"), clinical]).unique()
 
-    lines = derive_lines(treatments, patients, clinical, config=config, as_of=as_of)
-    result = respond(lines, None)
-    frames = {name: getattr(result, name) for name in _RESPONSE_FRAMES}
+    frames = respond(lines, None)
     used = pd_dates(frames["progression"].head(0))
     iterations, unconverged = 1, pl.Series("patient_id", [], pl.String)
     # A progression can only move a line if some treatment starts after it (L5d, L8, L10 all
@@ -312,7 +358,7 @@ def _fixpoint(
             continue
         sub = respond(lines, moved)
         frames = {
-            name: _replace(frames[name], getattr(sub, name), moved)
+            name: _merge_in(frames[name], sub[name], moved)
             if "patient_id" in frames[name].columns
             else frames[name]
             for name in _RESPONSE_FRAMES
@@ -321,13 +367,26 @@ def _fixpoint(
         lines=lines.lines.sort("patient_id", "line"),
         line_drugs=lines.line_drugs.sort("patient_id", "line", "drug"),
     )
-    sorted_frames = {name: _sorted(frame) for name, frame in frames.items()}
-    return ordered, sorted_frames, iterations, tuple(unconverged.sort().to_list())
+    return ordered, frames, iterations, tuple(unconverged.sort().to_list())
+
+
+def _in_order(frame: pl.DataFrame, keys: Sequence[str]) -> bool:
+    """Whether ``frame`` is already sorted by ``keys`` (no nulls in them, each row at least the
+    one before), so that a stable sort would leave it as it is."""
+    if any(frame[k].null_count() for k in keys):
+        return False
+    at_least_previous = pl.lit(True)
+    for k in reversed(keys):
+        column, previous = pl.col(k), pl.col(k).shift(1)
+        at_least_previous = (column > previous) | ((column == previous) & at_least_previous)
+    return bool(frame.select(at_least_previous.slice(1).all()).item())
 
 
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
     keys = [c for c in ("patient_id", "line", "date") if c in frame.columns]
-    return frame.sort(keys, maintain_order=True) if keys else frame
+    if not keys or _in_order(frame, keys):
+        return frame
+    return frame.sort(keys, maintain_order=True)
 
 
 def derive_course(

@@ -191,6 +191,20 @@ class ResponseInputs:
     config: MyelomaCourseConfig
     as_of: date | None
 
+    def of_patients(self, patient_ids: pl.Series) -> ResponseInputs:
+        """The same inputs restricted to ``patient_ids`` (same ``index``, rows in the same
+        order): every prepared row belongs to one patient, so this equals preparing those
+        patients' frames alone, without encoding and combining their results again."""
+        positions = pl.int_range(self.index.ids.len(), dtype=pl.UInt32, eager=True)
+        pids = positions.filter(self.index.ids.is_in(patient_ids.cast(pl.String).implode()))
+        kept = pl.col("pid").is_in(pids.implode())
+        return ResponseInputs(
+            index=self.index, measurements=self.measurements.filter(kept),
+            patients=self.patients.filter(kept), treatments=self.treatments.filter(kept),
+            findings=self.findings.filter(kept), daily=self.daily.filter(kept),
+            assessments=self.assessments.filter(kept), config=self.config, as_of=self.as_of,
+        )  # fmt: skip
+
 
 def prepare_responses(
     measurements: pl.DataFrame,
