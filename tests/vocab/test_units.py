@@ -101,3 +101,9 @@ def test_flc_mg_dl_and_mg_l_describe_the_same_amount(value: Decimal) -> None:
     frame = pl.DataFrame({"v": [float(value)]})
     in_mg_l = frame.select(convert(pl.col("v"), pl.lit(10.0))).item()
     assert Decimal(str(in_mg_l)) == value * 10
+
+
+@pytest.mark.parametrize("unit", ["(", "g/(dL", "mg/dL)", '"', "**", "g dL dL ("])
+def test_text_that_is_not_a_unit_is_an_unknown_unit(unit: str) -> None:
+    with pytest.raises(UnitError, match="unknown unit"):
+        conversion_factor("serum_m_protein", unit)

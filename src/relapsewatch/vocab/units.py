@@ -133,13 +133,10 @@ def conversion_factor(test: str, unit: str | None) -> Decimal:
         raise UnitError(f"{unit!r} is impossible: {_why_impossible(analyte, unit)}")
     try:
         quantity = _registry().Quantity(Decimal(1), text)
-    except (
-        pint.errors.UndefinedUnitError,
-        pint.errors.DefinitionSyntaxError,
-        ValueError,
-        AttributeError,
-        TypeError,
-    ) as exc:
+    except Exception as exc:
+        # pint parses unit text as a Python expression: text that is not a unit can fail in
+        # the tokenizer ('g/(dL'), in an assertion ('**') or as an undefined unit; each means
+        # the same to the person who typed it
         raise UnitError(
             f"unknown unit {unit!r} for {analyte.label}; expected {_examples(analyte)}"
         ) from exc
