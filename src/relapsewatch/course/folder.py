@@ -160,6 +160,10 @@ def _environment(settings: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _warm_up() -> None:
+    """A first task for each new worker: unpickling it imports this module (and the engine)."""
+
+
 class _Here:
     """Runs jobs in this process, one at a time, with the executor's ``submit`` interface."""
 
@@ -239,8 +243,42 @@ def derive_folder(
         With every problem of every batch, each naming its file, row and column.
     """
     report = progress or (lambda step, done, total: None)
-    width = max(1, jobs if jobs is not None else default_jobs())
-    with PatientBatches(folder, batch_size=batch_size, progress=report, validate=False) as batches:
+    wanted = max(1, jobs if jobs is not None else default_jobs())
+    pools: list[ProcessPoolExecutor] = []
+
+    def start_workers(n_batches: int) -> None:
+        # while the folder is partitioned, the workers start and import the engine
+        width = min(wanted, n_batches)
+        if width > 1:
+            with _environment(worker_environment(width)):
+                pool = ProcessPoolExecutor(width, mp_context=multiprocessing.get_context("spawn"))
+                pools.append(pool)
+                for _ in range(width):
+                    pool.submit(_warm_up)
+
+    try:
+        return _derive(
+            folder, writer, config, as_of, batch_size, wanted, pools, start_workers, report
+        )
+    finally:
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _derive(
+    folder: str | os.PathLike[str],
+    writer: TableWriter,
+    config: MyelomaCourseConfig,
+    as_of: dt.date | None,
+    batch_size: int,
+    wanted: int,
+    pools: list[ProcessPoolExecutor],
+    start_workers: Callable[[int], None],
+    report: Progress,
+) -> FolderCourse:
+    with PatientBatches(
+        folder, batch_size=batch_size, progress=report, validate=False, on_batches=start_workers
+    ) as batches:
         whole = batches.single
         if whole is not None:
             if whole.patients.height == 0:
@@ -257,14 +295,10 @@ def derive_folder(
             report("deriving", 1, 1)
             return FolderCourse(whole.patients.height, 1, day, whole.warnings, 1)
         parts = batches.raw_parts
-        width = min(width, batches.n_batches)
+        width = min(wanted, batches.n_batches)
         # None only when no date can be read at all: then the batches are only validated
         day = as_of or parts.cutoff()
-        pool: ProcessPoolExecutor | _Here = (
-            _Here()
-            if width == 1
-            else ProcessPoolExecutor(width, mp_context=multiprocessing.get_context("spawn"))
-        )
+        pool: ProcessPoolExecutor | _Here = pools[0] if pools else _Here()
         work = [
             _Job(parts, i, config, day, batches.workdir / "derived" / str(i))
             for i in range(batches.n_batches)
@@ -275,23 +309,18 @@ def derive_folder(
         truncated = patients = 0
         cutoffs: list[dt.date] = []
         report("deriving", 0, batches.n_batches)
-        try:
-            with _environment(worker_environment(width) if width > 1 else {}):
-                for done, outcome in enumerate(
-                    _outcomes(work, pool, ahead=2 * width if width > 1 else 1), start=1
-                ):
-                    problems.update(dict.fromkeys(outcome.problems))
-                    failed = failed or outcome.failed
-                    truncated += outcome.truncated
-                    patients += outcome.patients
-                    cutoffs.extend([outcome.cutoff] if outcome.cutoff else [])
-                    if not failed:
-                        for name, path in outcome.tables.items():
-                            writer.write(name, pl.read_ipc(path))
-                    shutil.rmtree(work[outcome.index].out, ignore_errors=True)
-                    report("deriving", done, batches.n_batches)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        ahead = 2 * width if pools else 1
+        for done, outcome in enumerate(_outcomes(work, pool, ahead=ahead), start=1):
+            problems.update(dict.fromkeys(outcome.problems))
+            failed = failed or outcome.failed
+            truncated += outcome.truncated
+            patients += outcome.patients
+            cutoffs.extend([outcome.cutoff] if outcome.cutoff else [])
+            if not failed:
+                for name, path in outcome.tables.items():
+                    writer.write(name, pl.read_ipc(path))
+            shutil.rmtree(work[outcome.index].out, ignore_errors=True)
+            report("deriving", done, batches.n_batches)
         if failed:
             errors = sum(p.severity == "error" for p in problems)
             raise DataError(

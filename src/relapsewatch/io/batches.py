@@ -150,6 +150,7 @@ class PatientBatches:
         workdir: str | os.PathLike[str] | None = None,
         progress: Progress | None = None,
         validate: bool = True,
+        on_batches: Callable[[int], None] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"`batch_size` must be at least 1, got {batch_size}")
@@ -157,6 +158,9 @@ class PatientBatches:
         self.batch_size = batch_size
         self._workdir = Path(workdir) if workdir is not None else None
         self._progress = progress or (lambda step, done, total: None)
+        # told the number of batches once the patients are known, before the partition pass
+        # (so a caller can start worker processes while the folder is partitioned)
+        self._on_batches = on_batches or (lambda n: None)
         self._tmp: Path | None = None
         self._single: CanonicalTables | None = None
         self.n_patients = 0
@@ -202,6 +206,7 @@ class PatientBatches:
             self._read_whole()
             return
         self.n_batches = (self.n_patients - 1) // self.batch_size + 1
+        self._on_batches(self.n_batches)
         self._tmp = Path(tempfile.mkdtemp(prefix=".relapsewatch-batches-", dir=self._workdir))
         self._partition(located, raw_patients, keys)
         self._files = {name: t.display for name, t in located.items()}
