@@ -129,12 +129,12 @@ def test_a_failing_batch_stops_the_run_and_writes_nothing(
 def test_worker_environment_is_set_only_while_workers_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("POLARS_THP", "0")
+    monkeypatch.setenv("POLARS_MAX_THREADS", "7")
     monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
-    with folder_run._environment(folder_run.WORKER_ALLOCATOR):
-        assert os.environ["POLARS_THP"] == "1"
+    with folder_run._environment({**folder_run.WORKER_ALLOCATOR, "POLARS_MAX_THREADS": "1"}):
+        assert os.environ["POLARS_MAX_THREADS"] == "1"
         assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:-1,muzzy_decay_ms:-1"
-    assert os.environ["POLARS_THP"] == "0" and "_RJEM_MALLOC_CONF" not in os.environ
+    assert os.environ["POLARS_MAX_THREADS"] == "7" and "_RJEM_MALLOC_CONF" not in os.environ
 
 
 def test_workers_share_the_cores_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:

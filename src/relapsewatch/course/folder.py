@@ -12,11 +12,10 @@
    :func:`relapsewatch.course.myeloma.derive_course`. A worker writes its four derived tables
    to the temporary folder and reports its problems and its canonical cut-off.
    Each worker gets its share of the cores for Polars' threads (two workers on two cores, one
-   thread each: more only spin against each other). Workers run Polars' allocator (jemalloc) on
-   transparent huge pages and keep the memory they free for reuse (:data:`WORKER_ALLOCATOR`):
-   the engine allocates and frees many large frames per batch, and giving the pages back to the
-   system only to fault them in again cost a fifth of a worker's time in system calls (about
-   18 % more resident memory instead).
+   thread each: more only spin against each other). Workers keep the memory Polars' allocator
+   (jemalloc) frees for reuse (:data:`WORKER_ALLOCATOR`): the engine allocates and frees many
+   large frames per batch, and giving the pages back to the system only to fault them in again
+   cost a fifth of a worker's time in system calls (about 15 % more resident memory instead).
 4. **Write** the tables in batch order, so the output is the same whatever ``jobs`` is; a
    batch's temporary tables are removed once written, so the disk holds a few batches at most.
 
@@ -59,13 +58,9 @@ __all__ = [
 #: ``progress(step, done, total)``, as :class:`relapsewatch.io.batches.PatientBatches` calls it.
 Progress = Callable[[str, int, int], None]
 
-#: Environment of the worker processes: Polars' own switch for transparent huge pages, and
-#: jemalloc's decay of unused pages turned off (Polars reads both when it is imported; see
-#: docs/benchmarks.md for the measured effect).
-WORKER_ALLOCATOR: Mapping[str, str] = {
-    "POLARS_THP": "1",
-    "_RJEM_MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1",
-}
+#: Environment of the worker processes: jemalloc's decay of unused pages turned off (Polars
+#: passes it to its allocator when it is imported; see docs/benchmarks.md for the effect).
+WORKER_ALLOCATOR: Mapping[str, str] = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1"}
 
 
 @dataclass(frozen=True)
