@@ -71,3 +71,15 @@ def test_temporary_files_are_removed(tmp_path: Path) -> None:
         assert any(work.iterdir())
         list(batches)
     assert not any(work.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "multiple_of", "sizes"),
+    [(4, 1, [4, 4, 3]), (4, 2, [3, 3, 3, 2]), (5, 3, [4, 4, 3]), (2, 4, [2, 1, 2, 1, 1, 2, 1, 1])],
+)
+def test_batches_are_equal_and_as_many_as_workers_need(
+    batch_size: int, multiple_of: int, sizes: list[int]
+) -> None:
+    with PatientBatches(WORKED, batch_size=batch_size, multiple_of=multiple_of) as batches:
+        assert [p.patients.height for p in batches] == sizes
+        assert batches.n_batches % multiple_of == 0 and max(sizes) <= batch_size

@@ -272,7 +272,12 @@ def _derive(
     report: Progress,
 ) -> FolderCourse:
     with PatientBatches(
-        folder, batch_size=batch_size, progress=report, validate=False, on_batches=start_workers
+        folder,
+        batch_size=batch_size,
+        progress=report,
+        validate=False,
+        on_batches=start_workers,
+        multiple_of=wanted,  # equal batches, as many per worker, so the workers finish together
     ) as batches:
         whole = batches.single
         if whole is not None:

@@ -4,7 +4,9 @@
 split by patient:
 
 1. **Partition** (one streaming pass per table): every row gets its spreadsheet row number and the
-   batch of its patient (patients sorted by identifier, ``batch_size`` per batch), and is written
+   batch of its patient (patients sorted by identifier and split into equal batches of at most
+   ``batch_size``; their number a multiple of ``multiple_of``, so that parallel workers finish
+   together), and is written
    to a temporary Parquet part of that batch. Rows whose patient is unknown go to the first batch,
    where the reference check reports them.
 2. **Validate**: each batch goes through the reader's own validation and normalisation
@@ -151,9 +153,13 @@ class PatientBatches:
         progress: Progress | None = None,
         validate: bool = True,
         on_batches: Callable[[int], None] | None = None,
+        multiple_of: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"`batch_size` must be at least 1, got {batch_size}")
+        if multiple_of < 1:
+            raise ValueError(f"`multiple_of` must be at least 1, got {multiple_of}")
+        self._multiple_of = multiple_of
         self.folder = Path(folder)
         self.batch_size = batch_size
         self._workdir = Path(workdir) if workdir is not None else None
@@ -205,7 +211,13 @@ class PatientBatches:
         if self.n_patients <= self.batch_size:
             self._read_whole()
             return
-        self.n_batches = (self.n_patients - 1) // self.batch_size + 1
+        needed = (self.n_patients - 1) // self.batch_size + 1
+        self.n_batches = min(-(-needed // self._multiple_of) * self._multiple_of, self.n_patients)
+        keys = keys.with_columns(
+            (pl.int_range(pl.len(), dtype=pl.Int64) * self.n_batches // self.n_patients)
+            .cast(pl.Int32)
+            .alias(_BATCH)
+        )
         self._on_batches(self.n_batches)
         self._tmp = Path(tempfile.mkdtemp(prefix=".relapsewatch-batches-", dir=self._workdir))
         self._partition(located, raw_patients, keys)
@@ -245,15 +257,12 @@ class PatientBatches:
 
     def _patient_keys(self, raw_patients: pl.DataFrame) -> pl.DataFrame:
         if "patient_id" not in raw_patients.columns:
-            return pl.DataFrame({_KEY: [], _BATCH: []}, schema={_KEY: pl.String, _BATCH: pl.Int32})
-        keys = (
+            return pl.DataFrame({_KEY: []}, schema={_KEY: pl.String})
+        return (
             raw_patients.select(pl.col("patient_id").cast(pl.String).str.strip_chars().alias(_KEY))
             .drop_nulls()
             .unique()
             .sort(_KEY)
-        )
-        return keys.with_columns(
-            (pl.int_range(pl.len(), dtype=pl.Int64) // self.batch_size).cast(pl.Int32).alias(_BATCH)
         )
 
     def _partition(
