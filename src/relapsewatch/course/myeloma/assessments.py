@@ -613,17 +613,20 @@ def line_frame(
     imaging_only = pl.col("imaging").is_not_null() & pl.all_horizontal(
         pl.col(c).is_null() for c in ("s", "u", "kappa", "lambda", "bmpc")
     )
-    assessments = assessments.with_columns(
-        place=pl.col("akey") - imaging_only.cast(pl.Int64), imaging_only=imaging_only
-    )
-    placed = assessments.join_asof(
-        starts, left_on="place", right_on="kstart", strategy="backward", check_sortedness=False
-    ).drop("kstart")
-    same_patient = owner.gather(placed["group"]) == placed["pid"]
-    trackable = assessments.with_row_index("arow").filter(
+    trackable = (
         pl.col("s").is_not_null() | pl.col("u").is_not_null() | pl.col("kappa").is_not_null()
         | pl.col("bmpc").is_not_null() | pl.col("imaging").is_not_null()
     )  # fmt: skip
+    # rows are placed by their keys alone; the wide columns are gathered once, at the end
+    keys = assessments.select(
+        "pid", "date", "akey", place=pl.col("akey") - imaging_only.cast(pl.Int64),
+        imaging_only=imaging_only, trackable=trackable,
+        arow=pl.int_range(pl.len(), dtype=pl.UInt32),
+    )  # fmt: skip
+    placed = keys.join_asof(
+        starts, left_on="place", right_on="kstart", strategy="backward", check_sortedness=False
+    ).drop("kstart")
+    same_patient = owner.gather(placed["group"]) == placed["pid"]
     nexts = (
         lines.with_row_index("group")
         .filter(pl.col("next_start_date").is_not_null())
@@ -631,15 +634,15 @@ def line_frame(
                                                                pl.col("next_start_date")))
     )  # fmt: skip
     tails = nexts.join_asof(
-        trackable.select("arow", "place"), left_on="knext", right_on="place", strategy="forward",
-        check_sortedness=False,
+        keys.filter("trackable").select("arow", "place"), left_on="knext", right_on="place",
+        strategy="forward", check_sortedness=False,
     )  # fmt: skip
     tails = tails.filter(
         pl.col("arow").is_not_null()
         & ((pl.col("place") // (1 << 32)) == (pl.col("knext") // (1 << 32)))
     )
-    tail_rows = assessments.gather(tails["arow"]).with_columns(
-        group=tails["group"], is_tail=pl.lit(True)
+    tail_rows = tails.select(
+        "arow", "group", akey=keys["akey"].gather(tails["arow"]), is_tail=pl.lit(True)
     )
     per_line = baselines.select(_LINE_COLUMNS)
     # keep a line's own rows before copying the line's columns onto them
@@ -655,11 +658,15 @@ def line_frame(
             | (placed["imaging_only"] & (date_column == next_start))
         )
     )
-    placed = placed.filter(keep.fill_null(False)).with_columns(is_tail=pl.lit(False))
+    placed = placed.filter(keep.fill_null(False)).select(
+        "arow", "group", "akey", is_tail=pl.lit(False)
+    )
     order = pl.col("group").cast(pl.Int64) * (1 << _DAY_BITS) + (pl.col("akey") % (1 << 32))
-    placed = placed.with_columns(fkey=order).drop("place", "imaging_only")
-    tail_rows = tail_rows.with_columns(fkey=order).drop("place", "imaging_only")
-    frame = _interleave(placed, tail_rows)
+    rows = _interleave(
+        placed.with_columns(fkey=order).drop("akey"),
+        tail_rows.with_columns(fkey=order).drop("akey"),
+    )
+    frame = assessments.gather(rows["arow"]).with_columns(rows.drop("arow"))
     frame = frame.with_columns(per_line.get_column(c).gather(frame["group"]) for c in _LINE_COLUMNS)
     involved = pl.when(pl.col("chain") == "kappa").then("kappa").otherwise("lambda")
     uninvolved = pl.when(pl.col("chain") == "kappa").then("lambda").otherwise("kappa")
@@ -674,7 +681,8 @@ def line_frame(
 def _interleave(placed: pl.DataFrame, tails: pl.DataFrame) -> pl.DataFrame:
     """``placed.merge_sorted(tails, key="fkey")`` (a tail after placed rows of an equal key),
     as one gather: only the few tail positions are searched, so no key comparison runs per
-    row of the wide frame."""
+    placed row. :func:`line_frame` interleaves row numbers and keys only, then gathers the
+    wide columns once."""
     if tails.height == 0:
         return placed
     at = placed["fkey"].search_sorted(tails["fkey"], side="right").cast(pl.Int64)
