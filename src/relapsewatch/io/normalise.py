@@ -227,8 +227,10 @@ def _measurement_values(frame: pl.DataFrame) -> pl.DataFrame:
             pl.lit(None, pl.Float64).alias("__limit"),
         )
     text = pl.col("value").cast(pl.String)
-    cast = text.cast(pl.Float64, strict=False)
-    frame = frame.with_columns(pl.when(cast.is_finite()).then(cast).alias("__number"))
+    # parse once into the column, then drop what is not finite ('nan', 'inf')
+    frame = frame.with_columns(text.cast(pl.Float64, strict=False).alias("__number"))
+    number = pl.col("__number")
+    frame = frame.with_columns(pl.when(number.is_finite()).then(number).alias("__number"))
     distinct = (
         frame.lazy()
         .filter(pl.col("__number").is_null() & pl.col("value").is_not_null())
@@ -248,36 +250,34 @@ def _measurement_values(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _unit_factors(frame: pl.DataFrame) -> pl.DataFrame:
-    """One row per distinct (test, unit, has-a-number): the exact factor or why it is impossible.
+def _with_unit_factors(frame: pl.DataFrame, is_qual: pl.Expr) -> pl.DataFrame:
+    """``__factor`` (the exact factor to the canonical unit) or ``__unit_problem`` (why there is
+    none), worked out once per distinct test and unit and mapped back by one text key.
 
     A number (or a '<' limit) needs a unit that fits the test; a quantitative result without a
     number ('trace') may omit the unit; a qualitative test takes no unit.
     """
-    pairs = frame.select("test", "unit", "__has_number").unique()
-    rows: list[tuple[str, str | None, bool, float | None, str | None]] = []
-    for test, unit, has_number in pairs.iter_rows():
-        if test is None:
-            continue
-        factor: float | None = None
-        message: str | None = None
-        if has_number or unit is not None or ANALYTES[test].kind == "qualitative":
-            try:
-                factor = float(conversion_factor(test, unit))
-            except UnitError as exc:
-                message = str(exc)
-        rows.append((test, unit, has_number, factor, message))
-    return pl.DataFrame(
-        rows,
-        schema={
-            "test": pl.String,
-            "unit": pl.String,
-            "__has_number": pl.Boolean,
-            "__factor": pl.Float64,
-            "__unit_problem": pl.String,
-        },
-        orient="row",
-    )
+    key = pl.concat_str([pl.col("test"), pl.col("unit").fill_null("\x00")], separator="\x1f")
+    frame = frame.with_columns(key.alias("__unit_key"))
+    pairs = frame.select("test", "unit", "__unit_key").unique("__unit_key").drop_nulls("test")
+    factors: dict[str, float] = {}
+    problems: dict[str, str] = {}
+    for test, unit, text in pairs.iter_rows():
+        try:
+            factors[text] = float(conversion_factor(test, unit))
+        except UnitError as exc:
+            problems[text] = str(exc)
+    # a unit is checked where there is a number, a unit or a qualitative test
+    checked = pl.col("__has_number") | pl.col("unit").is_not_null() | is_qual
+    unit_key = pl.col("__unit_key")
+    return frame.with_columns(
+        pl.when(checked)
+        .then(unit_key.replace_strict(factors, default=None, return_dtype=pl.Float64))
+        .alias("__factor"),
+        pl.when(checked)
+        .then(unit_key.replace_strict(problems, default=None, return_dtype=pl.String))
+        .alias("__unit_problem"),
+    ).drop("__unit_key")
 
 
 def _measurements(frame: pl.DataFrame, file: str, log: ProblemLog) -> pl.DataFrame:
@@ -333,8 +333,7 @@ def _measurements(frame: pl.DataFrame, file: str, log: ProblemLog) -> pl.DataFra
     frame = frame.with_columns(
         (pl.col("__number").is_not_null() | pl.col("__limit").is_not_null()).alias("__has_number")
     )
-    factors = _unit_factors(frame)
-    frame = frame.join(factors, on=["test", "unit", "__has_number"], how="left", nulls_equal=True)
+    frame = _with_unit_factors(frame, is_qual)
     collect_messages(
         frame,
         "__unit_problem",
