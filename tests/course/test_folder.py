@@ -144,3 +144,16 @@ def test_workers_share_the_cores_unless_told(monkeypatch: pytest.MonkeyPatch) ->
     assert folder_run.worker_environment(8)["POLARS_MAX_THREADS"] == "1"
     monkeypatch.setenv("POLARS_MAX_THREADS", "3")
     assert folder_run.worker_environment(2)["POLARS_MAX_THREADS"] == "3"
+
+
+def test_a_batch_of_patients_without_results_writes_the_same_columns(tmp_path: Path) -> None:
+    source = _write_folder(tmp_path / "in", "")
+    with (source / "patients.csv").open("a") as rows:
+        rows.write("C,myeloma,2024-03-01\n")  # no results yet: a batch with no responses
+    with (source / "measurements.csv").open("a") as rows:
+        rows.write("A,2024-02-02,serum_m_protein,0.8,g/dL\nB,2024-03-02,serum_m_protein,0.4,g/dL\n")
+    with TableWriter(tmp_path / "out", format="parquet") as writer:
+        derive_folder(source, writer, config=CONFIG, batch_size=1, jobs=1)
+    responses = pl.read_parquet(tmp_path / "out" / "responses.parquet")
+    assert responses.schema == derive_course(read_tables(source)).responses.schema
+    assert set(responses["patient_id"]) == {"A", "B"}

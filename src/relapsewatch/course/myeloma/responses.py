@@ -437,8 +437,9 @@ def _responses_table(frame: pl.DataFrame) -> pl.DataFrame:
                 words.append(text)
         spelled[value] = ";".join(words)
     # the frame is ordered by patient, line and date, so already by patient and date
+    # (the cast: with no rows, `spelled` is empty and Polars ignores `return_dtype`)
     return table.with_columns(
-        flags=pl.col("flag_code").replace_strict(spelled, return_dtype=pl.String)
+        flags=pl.col("flag_code").replace_strict(spelled, return_dtype=pl.String).cast(pl.String)
     ).drop("flag_code")
 
 
