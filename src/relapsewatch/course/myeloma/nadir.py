@@ -24,6 +24,8 @@ date (:mod:`.segments`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from relapsewatch.course.myeloma import segments
@@ -56,21 +58,56 @@ def nadir_in_force(
     to report the confirmed nadir at the end of a line). ``group`` numbers the lines from 0 in
     row order (see :mod:`.segments`).
     """
+    return _nadir_steps(
+        value, baseline, mode=mode, group=group, include_current=include_current,
+        step=lambda _, expression: expression,
+    ).alias(f"{value}_nadir")  # fmt: skip
+
+
+def _nadir_steps(
+    value: str,
+    baseline: str,
+    *,
+    mode: NadirMode,
+    group: str,
+    include_current: bool,
+    step: Callable[[str, pl.Expr], pl.Expr],
+) -> pl.Expr:
+    """:func:`nadir_in_force`, with each intermediate passed through ``step(name, expr)``.
+
+    ``step`` either returns the expression itself (one nested expression) or records it and
+    returns ``pl.col(name)`` (:func:`with_nadirs` computes the steps as columns, one after the
+    other: the nested expression reads each intermediate several times and Polars would
+    compute it again every time).
+    """
     g = pl.col(group)
     x = pl.col(value)
+    candidate: pl.Expr
     if mode == "confirmed_pair":
-        earlier_value = segments.previous(segments.forward_fill(x, g), g)
-        pair_max = pl.when(x.is_not_null() & earlier_value.is_not_null()).then(
+        earlier_value = step(f"_{value}_earlier", segments.previous(segments.forward_fill(x, g), g))
+        candidate = pl.when(x.is_not_null() & earlier_value.is_not_null()).then(
             pl.max_horizontal(x, earlier_value)
         )
-        running = segments.forward_fill(segments.cumulative_min(pair_max, g), g)
     elif mode == "raw_min":
-        running = segments.forward_fill(segments.cumulative_min(x, g), g)
+        candidate = x
     else:
         raise ValueError(f"`nadir_mode` must be 'confirmed_pair' or 'raw_min', got {mode!r}")
+    lowest = step(f"_{value}_lowest", segments.cumulative_min(candidate, g))
+    running = segments.forward_fill(lowest, g)
     if not include_current:
         running = segments.previous(running, g)
-    return pl.min_horizontal(pl.col(baseline), running).alias(f"{value}_nadir")
+    return pl.min_horizontal(pl.col(baseline), running)
+
+
+def _recorder(recorded: list[pl.Expr]) -> Callable[[str, pl.Expr], pl.Expr]:
+    """A ``step`` for :func:`_nadir_steps` that appends each intermediate to ``recorded`` and
+    reads it back as a column."""
+
+    def step(name: str, expression: pl.Expr) -> pl.Expr:
+        recorded.append(expression.alias(name))
+        return pl.col(name)
+
+    return step
 
 
 def with_nadirs(frame: pl.DataFrame, *, config: MyelomaCourseConfig) -> pl.DataFrame:
@@ -86,6 +123,7 @@ def with_nadirs(frame: pl.DataFrame, *, config: MyelomaCourseConfig) -> pl.DataF
     needed = {"s": True, "u": True, "dflc": "flc_only" in pathways,
               "bmpc": "marrow_only" in pathways}  # fmt: skip
     expressions = []
+    steps: list[list[pl.Expr]] = []  # steps[i]: the i-th intermediate column of every nadir
     for value, (baseline, name) in NADIR_COLUMNS.items():
         mode: NadirMode = "raw_min" if value == "bmpc" else config.nadir_mode
         if not needed[value]:
@@ -94,8 +132,20 @@ def with_nadirs(frame: pl.DataFrame, *, config: MyelomaCourseConfig) -> pl.DataF
             # no measurement in any line: the nadir in force is the baseline
             expressions.append(pl.col(baseline).alias(name))
         else:
-            expressions.append(nadir_in_force(value, baseline, mode=mode).alias(name))
-    frame = frame.with_columns(expressions)
+            recorded: list[pl.Expr] = []
+            nadir = _nadir_steps(
+                value, baseline, mode=mode, group="group", include_current=False,
+                step=_recorder(recorded),
+            )  # fmt: skip
+            for i, expression in enumerate(recorded):
+                if i == len(steps):
+                    steps.append([])
+                steps[i].append(expression)
+            expressions.append(nadir.alias(name))
+    for stage in steps:
+        frame = frame.with_columns(stage)
+    intermediate = [e.meta.output_name() for stage in steps for e in stage]
+    frame = frame.with_columns(expressions).drop(intermediate)
     pathway = pl.col("pathway")
     tracked_value, tracked_nadir = (
         pl.when((pathway == "serum_urine") & pl.col("serum_involved")).then(pl.col(f"{v}"))
