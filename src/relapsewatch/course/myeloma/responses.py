@@ -437,10 +437,13 @@ def _responses_table(frame: pl.DataFrame) -> pl.DataFrame:
                 words.append(text)
         spelled[value] = ";".join(words)
     # the frame is ordered by patient, line and date, so already by patient and date
-    # (the cast: with no rows, `spelled` is empty and Polars ignores `return_dtype`)
-    return table.with_columns(
-        flags=pl.col("flag_code").replace_strict(spelled, return_dtype=pl.String).cast(pl.String)
-    ).drop("flag_code")
+    # with no rows `spelled` is empty, and Polars' replace_strict then ignores `return_dtype`
+    flags = (
+        pl.col("flag_code").replace_strict(spelled, return_dtype=pl.String)
+        if spelled
+        else pl.lit(None, dtype=pl.String)
+    )
+    return table.with_columns(flags=flags).drop("flag_code")
 
 
 _NADIR_LABEL = {
