@@ -279,20 +279,23 @@ def _check_ranges(frame: pl.DataFrame) -> None:
         )
 
 
-def _nearest(anchor: pl.Expr, tolerance: int) -> tuple[pl.Expr, pl.Expr]:
-    """Distance (days) to the previous and next anchor row of the same patient, if within
-    ``tolerance``; rows are sorted by patient and date."""
-    anchor_day = pl.when(anchor).then(pl.col("day"))
-    anchor_pid = pl.when(anchor).then(pl.col("pid"))
-    before = pl.col("day") - anchor_day.forward_fill()
-    after = anchor_day.backward_fill() - pl.col("day")
-    before = pl.when((anchor_pid.forward_fill() == pl.col("pid")) & (before <= tolerance)).then(
-        before
+def _with_nearest(rows: pl.DataFrame, anchor: pl.Expr, tolerance: int) -> pl.DataFrame:
+    """Add ``before`` and ``after``: the distance (days) to the previous and next anchor row of
+    the same patient, if within ``tolerance``.
+
+    Rows are sorted by patient and date and carry ``dkey`` (``pid`` and ``day`` packed, like
+    :func:`day_key`), so one difference of keys gives the distance and, for another patient's
+    anchor, a value of at least 2^32 - 2^24: beyond any distance between two days.
+    """
+    tolerance = min(tolerance, 1 << _DAY_BITS)
+    anchor_key = pl.when(anchor).then(pl.col("dkey"))
+    rows = rows.with_columns(
+        before=pl.col("dkey") - anchor_key.forward_fill(),
+        after=anchor_key.backward_fill() - pl.col("dkey"),
     )
-    after = pl.when((anchor_pid.backward_fill() == pl.col("pid")) & (after <= tolerance)).then(
-        after
+    return rows.with_columns(
+        pl.when(pl.col(name) <= tolerance).then(name).alias(name) for name in ("before", "after")
     )
-    return before, after
 
 
 def build_assessments(
@@ -316,13 +319,12 @@ def build_assessments(
     tolerance = config.assessment_tolerance_days
     codes = [TEST_CODE[t] for t in (*RESPONSE_TESTS, SERUM_IFE_DIRA)]
     rows = daily.filter(pl.col("test").is_in(codes)).with_columns(day=_day(pl.col("date")))
-    before, after = _nearest(pl.col("test") == _SPEP, tolerance)
-    rows = rows.with_columns(before=before, after=after).with_columns(
+    rows = rows.with_columns(dkey=pl.col("pid").cast(pl.Int64) * (1 << 32) + pl.col("day"))
+    rows = _with_nearest(rows, pl.col("test") == _SPEP, tolerance).with_columns(
         anchor=(pl.col("test") == _SPEP)
         | (pl.col("test").is_in(_FLC) & pl.col("before").is_null() & pl.col("after").is_null())
     )
-    before, after = _nearest(pl.col("anchor"), tolerance)
-    rows = rows.with_columns(before=before, after=after)
+    rows = _with_nearest(rows, pl.col("anchor"), tolerance)
     before, after = pl.col("before"), pl.col("after")
     use_before = before.is_not_null() & (after.is_null() | (before < after))
     rows = (
@@ -393,7 +395,8 @@ def _with_imaging(wide: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
     if matched.height:
         column = column.scatter(matched["position"], matched["imaging"])
     wide = wide.with_columns(column)
-    alone = imaging.join(position, on="akey", how="anti")
+    # (the few matched keys, not an anti join that hashes every assessment key)
+    alone = imaging.filter(~pl.col("akey").is_in(matched["akey"].implode()))
     if alone.height == 0:
         return wide
     extra = alone.select(
