@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from relapsewatch.course.myeloma import segments
 from relapsewatch.course.myeloma.assessments import (
     IMAGING_FINDINGS,
     NOT_CLONAL,
@@ -176,18 +175,25 @@ def relapse_from_cr(frame: pl.DataFrame) -> pl.DataFrame:
     immunofixation or electrophoresis need the next evaluable assessment to show a sign too (the
     IMWG 2006 note); marrow ≥ 5 % and imaging need no second test (C1).
     """
-    own = frame.select(_EVENT_COLUMNS).filter(~pl.col("is_tail"))
-    in_cr = pl.col("conf") >= RANK["CR"]
-    candidates = own.with_columns(
-        segments.broadcast(own, pl.col("date").filter(in_cr).min(), name="cr_date"),
-        segments.broadcast(own, pl.col("conf").filter(in_cr).max(), name="cr_category"),
-    ).filter(
-        (pl.col("date") > pl.col("cr_date"))
-        & (
-            pl.col("marrow_sign")
-            | pl.col("imaging").is_not_null()
-            | (pl.col("lab_sign") & pl.col("next_lab_sign"))
-        )
+    own = ~pl.col("is_tail")
+    # the first CR date and best CR category of each line, from the (few) rows in CR; lines
+    # never in CR have no candidates
+    cr = (
+        frame.select("group", "date", "conf", "is_tail")
+        .filter(own & (pl.col("conf") >= RANK["CR"]))
+        .group_by("group")
+        .agg(cr_date=pl.col("date").min(), cr_category=pl.col("conf").max())
+    )
+    signs = (
+        pl.col("marrow_sign")
+        | pl.col("imaging").is_not_null()
+        | (pl.col("lab_sign") & pl.col("next_lab_sign"))
+    )
+    candidates = (
+        frame.select(_EVENT_COLUMNS)
+        .filter(own & signs)
+        .join(cr, on="group", how="inner", maintain_order="left")
+        .filter(pl.col("date") > pl.col("cr_date"))
     )
     label = pl.concat_str(
         [
