@@ -32,7 +32,6 @@ from datetime import date
 
 import polars as pl
 
-from relapsewatch.course.myeloma import segments
 from relapsewatch.course.myeloma.assessments import (
     CRAB_TESTS,
     RESPONSE_TESTS,
@@ -446,6 +445,9 @@ def _responses_table(frame: pl.DataFrame) -> pl.DataFrame:
     return table.with_columns(flags=flags).drop("flag_code")
 
 
+#: Dates as day numbers shifted by ``_DAY0`` fit in ``[0, _DAY_SPAN)``.
+_DAY0, _DAY_SPAN = 1 << 31, 1 << 32
+
 _NADIR_LABEL = {
     "s": ("serum M-protein ", " g/dL"),
     "u": ("urine M-protein ", " mg/24h"),
@@ -493,23 +495,31 @@ def _line_summary(
         window_conf=pl.when(window).then("conf"),
         nadir_at_pd=pl.when(pl.col("date") == pl.col("progression_date")).then(nadir_at_pd),
     )
-    own = own.with_columns(segments.broadcast(own, pl.col("window_conf").max(), name="best"))
+    # the best response and its first date as one maximum: rank above, the date's distance
+    # from the far future below (so among equal ranks the earliest date wins)
+    day = pl.col("date").cast(pl.Int32).cast(pl.Int64)
+    best_key = pl.col("window_conf").cast(pl.Int64) * _DAY_SPAN + (_DAY_SPAN - 1 - _DAY0 - day)
     # plain aggregations only (the fast path of group_by)
     summary = (
         own.with_columns(
-            best_date=pl.when(pl.col("window_conf") == pl.col("best")).then("date"),
+            best_key=best_key,
             response_date=pl.when(
                 (pl.col("window_conf") >= RANK["MR"]) & (pl.col("window_conf") != RANK["PD"])
             ).then("date"),
         )
         .group_by("group")
         .agg(
-            pl.col("best").first(),
-            best_response_date=pl.col("best_date").min(),
+            pl.col("best_key").max(),
             evaluable_assessments=pl.col("evaluable").sum().cast(pl.Int64),
             first_response_date=pl.col("response_date").min(),
             nadir_at_pd=pl.col("nadir_at_pd").max(),
             nadir_at_end=pl.col("tracked_nadir_after").last(),
+        )
+        .with_columns(
+            best=(pl.col("best_key") // _DAY_SPAN).cast(own.schema["window_conf"]),
+            best_response_date=(_DAY_SPAN - 1 - _DAY0 - pl.col("best_key") % _DAY_SPAN)
+            .cast(pl.Int32)
+            .cast(pl.Date),
         )
         .with_columns(nadir_micro=pl.coalesce("nadir_at_pd", "nadir_at_end"))
     )
