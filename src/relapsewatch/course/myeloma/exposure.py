@@ -284,14 +284,10 @@ def composite_conditions(atomic: pl.DataFrame) -> pl.DataFrame:
     parts = atomic.filter(pl.col("condition").is_in(needed)).select(
         "patient_id", "condition", "since"
     )
-    # One column of dates per atomic condition, then each composite across its columns.
-    wide = (
-        parts.pivot(on="condition", index="patient_id", values="since", aggregate_function="min")
-        if parts.height
-        else pl.DataFrame(schema={"patient_id": pl.String})
-    )
-    wide = wide.with_columns(
-        pl.lit(None, pl.Date).alias(c) for c in needed if c not in wide.columns
+    # One column of dates per atomic condition (its earliest date, as a pivot with "min" would
+    # give, in one group-by), then each composite across its columns.
+    wide = parts.group_by("patient_id").agg(
+        pl.col("since").filter(pl.col("condition") == c).min().alias(c) for c in needed
     )
     frames = [
         wide.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in comp.components)).select(

@@ -171,17 +171,13 @@ def derive_status(
         .unique()
         .with_columns(progressed_on_last_therapy=True)
     )
-    held = conditions.filter(pl.col("since") <= as_of).select("patient_id", "condition").unique()
-    wide = (
-        held.with_columns(value=pl.lit(True)).pivot(
-            on="condition", index="patient_id", values="value"
-        )
-        if held.height
-        else pl.DataFrame(schema={"patient_id": pl.String})
-    )
-    missing = [c for c in STATUS_CONDITIONS if c not in wide.columns]
-    wide = wide.with_columns(pl.lit(None, pl.Boolean).alias(c) for c in missing).select(
-        "patient_id", *STATUS_CONDITIONS
+    # one column per status condition: true when held, else null (as a pivot would give, but
+    # one group-by over the conditions shown, without unique rows and pivoting every condition)
+    held = conditions.filter(
+        (pl.col("since") <= as_of) & pl.col("condition").is_in(STATUS_CONDITIONS)
+    ).select("patient_id", "condition")
+    wide = held.group_by("patient_id").agg(
+        pl.when((pl.col("condition") == c).any()).then(True).alias(c) for c in STATUS_CONDITIONS
     )
 
     out = (
