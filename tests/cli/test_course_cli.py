@@ -155,7 +155,7 @@ def test_progress_bar_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_plain_progress_lines_when_piped_and_batched(tmp_path: Path) -> None:
-    result = run(str(WORKED), "-o", str(tmp_path / "out"), "--batch-size", "4")
+    result = run(str(WORKED), "-o", str(tmp_path / "out"), "--batch-size", "4", "--jobs", "1")
     assert result.exit_code == 0
     assert "deriving: 3/3" in result.output and "\x1b[" not in result.output
 

@@ -2,7 +2,7 @@
 
 Reads the folder in patient batches (memory bounded by ``--batch-size``), validates and derives
 responses, lines, relapses and status for each batch in ``--jobs`` worker processes
-(:func:`relapsewatch.course.folder.derive_folder`), and writes the four derived tables of
+(:func:`relapsewatch.io.course_folder.derive_folder`), and writes the four derived tables of
 DESIGN.md.
 Output is written to a temporary folder next to ``OUT`` and moved into place only when every
 batch has succeeded; on bad input nothing is created and the exit code is 1.
@@ -19,11 +19,11 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from relapsewatch.cli.output import console, error_console, print_problems
-from relapsewatch.course.folder import default_jobs, derive_folder
 from relapsewatch.course.myeloma.config import PRESETS, preset
 from relapsewatch.errors import ConfigError, DataError
 from relapsewatch.io import TableWriter, staged_folder
 from relapsewatch.io.batches import DEFAULT_BATCH_SIZE
+from relapsewatch.io.course_folder import default_jobs, derive_folder
 
 __all__ = ["course"]
 

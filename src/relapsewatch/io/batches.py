@@ -17,7 +17,7 @@ split by patient:
 
 With ``validate=False`` only step 1 runs: :attr:`PatientBatches.raw_parts` then gives each
 batch's raw frames to whoever validates and uses them batch by batch (the parallel course run,
-:mod:`relapsewatch.course.folder`, validates and derives a batch in one go in a worker process).
+:mod:`relapsewatch.io.course_folder`, validates and derives a batch in one go in a worker process).
 
 A folder with no more patients than ``batch_size`` is read in one go with
 :func:`~relapsewatch.io.read_tables` (no temporary files).

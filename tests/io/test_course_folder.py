@@ -1,4 +1,4 @@
-"""The course of a folder in patient batches and worker processes (relapsewatch.course.folder)."""
+"""The course of a folder in patient batches and worker processes (io/course_folder.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-import relapsewatch.course.folder as folder_run
-from relapsewatch.course.folder import derive_folder
+import relapsewatch.io.course_folder as folder_run
 from relapsewatch.course.myeloma import MyelomaCourseConfig, derive_course
 from relapsewatch.errors import DataError
 from relapsewatch.io import TableWriter, read_tables
 from relapsewatch.io.batches import PatientBatches, RawParts, cutoff_of
+from relapsewatch.io.course_folder import derive_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKED = ROOT / "tests" / "data" / "examples" / "worked"

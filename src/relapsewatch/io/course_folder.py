@@ -92,8 +92,7 @@ class _Outcome:
     problems: tuple[Problem, ...]  # errors and warnings, as the reader found them
     failed: bool  # errors, or more problems than listed
     truncated: int
-    cutoff: dt.date | None
-    as_of: dt.date | None
+    cutoff: dt.date | None  # the latest date of the validated batch
     tables: dict[str, Path]
 
 
@@ -118,7 +117,7 @@ def _run(job: _Job) -> _Outcome:
     tables, log = normalise_tables(job.parts.read(job.index), files=job.parts.files)
     problems = tuple(log.problems)
     if tables is None:
-        return _Outcome(job.index, 0, problems, True, log.truncated, None, None, {})
+        return _Outcome(job.index, 0, problems, True, log.truncated, None, {})
     written: dict[str, Path] = {}
     if job.as_of is not None:
         course = derive_course(tables, config=job.config, as_of=job.as_of)
@@ -134,7 +133,6 @@ def _run(job: _Job) -> _Outcome:
         log.has_errors,
         log.truncated,
         cutoff_of(tables),
-        job.as_of,
         written,
     )
 
