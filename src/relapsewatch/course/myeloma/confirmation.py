@@ -80,12 +80,12 @@ def running_confirmed(confirmed: pl.Expr, *, group: str) -> pl.Expr:
     ``group == "group"`` is the engine's numbered line column (whole-column running maximum,
     :mod:`.segments`); any other column is a window over it.
     """
-    order = confirmed.replace_strict(_RUNNING_ORDER, return_dtype=pl.Int8)
+    order = segments.lookup(confirmed, _RUNNING_ORDER, pl.Int8)
     if group == "group":
         running = segments.cumulative_max(order).cast(pl.Int8)
     else:
         running = order.cum_max().over(group)
-    return running.replace_strict(_RUNNING_RANK, return_dtype=pl.Int8)
+    return segments.lookup(running, _RUNNING_RANK, pl.Int8)
 
 
 def with_confirmation(frame: pl.DataFrame, *, config: MyelomaCourseConfig) -> pl.DataFrame:

@@ -32,6 +32,7 @@ from datetime import date
 
 import polars as pl
 
+from relapsewatch.course.myeloma import segments
 from relapsewatch.course.myeloma.assessments import (
     CRAB_TESTS,
     RESPONSE_TESTS,
@@ -371,7 +372,7 @@ def derive_responses(
 
 
 def _category(rank: pl.Expr) -> pl.Expr:
-    return rank.replace_strict(CATEGORY, return_dtype=pl.String)
+    return segments.lookup(rank, CATEGORY, pl.String)
 
 
 def _responses_table(frame: pl.DataFrame) -> pl.DataFrame:
