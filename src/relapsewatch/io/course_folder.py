@@ -109,7 +109,9 @@ def worker_environment(jobs: int) -> dict[str, str]:
 
 def default_jobs() -> int:
     """Worker processes by default: the cores this process may use."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    if hasattr(os, "sched_getaffinity"):  # Linux: the cores this process is allowed on
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def _run(job: _Job) -> _Outcome:
