@@ -153,15 +153,16 @@ def format_micro(values: pl.Expr) -> pl.Expr:
     ['1.4', '0.5', '0', '1240', '-0.6']
     """
     magnitude = values.abs()
+    remainder = magnitude % MICRO
+    # the six decimals with their leading zeros are the digits of 1_000_000 + remainder after
+    # the first; each intermediate is read once (eager Polars would compute a shared one again)
+    decimals = (remainder + MICRO).cast(pl.String).str.slice(1).str.strip_chars_end("0")
+    fraction = pl.when(remainder != 0).then(pl.concat_str([pl.lit("."), decimals]))
+    sign = pl.when(values < 0).then(pl.lit("-"))
     whole = (magnitude // MICRO).cast(pl.String)
-    fraction = (magnitude % MICRO).cast(pl.String).str.zfill(6).str.strip_chars_end("0")
-    sign = pl.when(values < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    body = (
-        pl.when(fraction == "")
-        .then(whole)
-        .otherwise(pl.concat_str([whole, fraction], separator="."))
+    return pl.when(values.is_not_null()).then(
+        pl.concat_str([sign, whole, fraction], ignore_nulls=True)
     )
-    return pl.concat_str([sign, body])
 
 
 def format_percent(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
