@@ -17,11 +17,21 @@ from relapsewatch.course.myeloma.config import MyelomaCourseConfig
 from relapsewatch.course.myeloma.exact import compare, format_micro, format_percent, percent_compare
 from relapsewatch.course.myeloma.rules import Criteria, Threshold
 
-__all__ = ["PD_RULES", "PdInputs", "pd_criteria", "progression_tables", "with_progression"]
+__all__ = [
+    "CONFIRMED_BY",
+    "PD_RULES",
+    "PdInputs",
+    "pd_criteria",
+    "progression_tables",
+    "with_progression",
+]
 
 #: Criteria evaluated by the engine, in the order evidence is written.
 PD_RULES = ("P1", "P2", "P3", "P4", "P5")
 _DEATH_CAUSE = r"(?i)myeloma|progress|\bpd\b|disease"
+#: How a PD was confirmed (``pd_confirmed_by``), as an enumeration: set on every PD row, and
+#: compared, without building and comparing text per row.
+CONFIRMED_BY = pl.Enum(["imaging", "next", "marrow", "death", "new_treatment", "absorbing"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,18 +142,23 @@ def with_progression(
         pl.col("next_start_date").is_not_null()
         & (no_next | (pl.col("next_date") >= pl.col("next_start_date")))
     )
+
+    def by(name: str) -> pl.Expr:
+        return pl.lit(name, dtype=CONFIRMED_BY)
+
     confirmed_by = (
-        pl.when(pl.col("pd_P5")).then(pl.lit("imaging"))
-        .when(pl.col("pd_next")).then(pl.lit("next"))
-        .when(pl.col("pd_P4")).then(pl.lit("marrow"))
-        .when(by_death).then(pl.lit("death"))
-        .when(by_new_treatment).then(pl.lit("new_treatment"))
+        pl.when(pl.col("pd_P5")).then(by("imaging"))
+        .when(pl.col("pd_next")).then(by("next"))
+        .when(pl.col("pd_P4")).then(by("marrow"))
+        .when(by_death).then(by("death"))
+        .when(by_new_treatment).then(by("new_treatment"))
     )  # fmt: skip
     pd_rows = pd_rows.with_columns(pd_confirmed_by=confirmed_by)
+    # rows come by line and date, so a line's first confirmed row has its earliest date
     first = (
-        pd_rows.filter(pl.col("pd_confirmed_by").is_not_null())
-        .group_by("group")
-        .agg(progression_date=pl.col("date").min())
+        pd_rows.select("group", progression_date="date", confirmed=pl.col("pd_confirmed_by"))
+        .filter(pl.col("confirmed").is_not_null())
+        .filter(pl.col("group") != pl.col("group").shift(1).fill_null(-1))
     )
     lookup = segments.nulls("progression_date", segments.index_size(frame["group"]), pl.Date)
     if first.height:
@@ -154,7 +169,7 @@ def with_progression(
         pl.col("pd_confirmed_by").is_null() & (pl.col("date") > pl.col("progression_date"))
     ).fill_null(False)
     pd_rows = pd_rows.with_columns(
-        pd_confirmed_by=pl.when(absorbed).then(pl.lit("absorbing")).otherwise("pd_confirmed_by")
+        pd_confirmed_by=pl.when(absorbed).then(by("absorbing")).otherwise("pd_confirmed_by")
     ).with_columns(
         pd_confirmed_date=pl.when(pl.col("pd_confirmed_by") == "next").then("next_date")
         .when(pl.col("pd_confirmed_by") == "death").then("death_date")
@@ -163,7 +178,7 @@ def with_progression(
     )  # fmt: skip
     size, at = frame.height, pd_rows["row"]
     added = []
-    for name, dtype in (("pd_confirmed_by", pl.String), ("pd_confirmed_date", pl.Date),
+    for name, dtype in (("pd_confirmed_by", CONFIRMED_BY), ("pd_confirmed_date", pl.Date),
                         ("death_date", pl.Date)):  # fmt: skip
         column = segments.nulls(name, size, dtype)
         added.append(column.scatter(at, pd_rows[name]) if pd_rows.height else column)
