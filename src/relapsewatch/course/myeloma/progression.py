@@ -375,29 +375,37 @@ def progression_tables(
     ``rule`` lists the criteria that fired, e.g. ``P1`` or ``P1+P2``.
     """
     evidence = _evidence(rules)
-    candidates = frame.lazy().filter(
+    candidates = frame.filter(
         pl.col("pd_any")
         & ~pl.col("is_tail")
         & (pl.col("progression_date").is_null() | (pl.col("date") <= pl.col("progression_date")))
     )
-    described = candidates.with_columns(
-        rule=pl.concat_str(
-            [pl.when(pl.col(f"pd_{r}")).then(pl.lit(r)) for r in PD_RULES],
-            separator="+",
-            ignore_nulls=True,
-        ),
-        criterion=pl.concat_str(
-            [
-                pl.concat_str(
-                    [pl.when(pl.col(f"pd_{r}")).then(evidence[r]) for r in PD_RULES],
-                    separator="; ",
-                    ignore_nulls=True,
-                ),
-                _confirmation_text(),
-            ],
-            separator="; ",
-        ),
-    ).collect()
+    # a criterion that fired on no row adds nothing (a null, ignored): its evidence text, the
+    # costly part, is only formatted when some row needs it
+    fired = [r for r in PD_RULES if candidates.height and candidates[f"pd_{r}"].any()]
+    described = (
+        candidates.lazy()
+        .with_columns(
+            rule=pl.concat_str(
+                [pl.when(pl.col(f"pd_{r}")).then(pl.lit(r)) for r in PD_RULES],
+                separator="+",
+                ignore_nulls=True,
+            ),
+            criterion=pl.concat_str(
+                [
+                    pl.concat_str(
+                        [pl.when(pl.col(f"pd_{r}")).then(evidence[r]) for r in fired]
+                        or [pl.lit(None, dtype=pl.String)],
+                        separator="; ",
+                        ignore_nulls=True,
+                    ),
+                    _confirmation_text(),
+                ],
+                separator="; ",
+            ),
+        )
+        .collect()
+    )
     confirmed = (
         described.filter(pl.col("pd_confirmed") & (pl.col("date") == pl.col("progression_date")))
         .select(
