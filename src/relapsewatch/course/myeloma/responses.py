@@ -525,15 +525,12 @@ def _line_summary(
         .with_columns(nadir_micro=pl.coalesce("nadir_at_pd", "nadir_at_end"))
     )
     label = _tracked(pl.col("pathway"), pl.col("serum_involved"))
-    nadir_text = pl.lit(None, dtype=pl.String)
-    for key, (prefix, unit) in _NADIR_LABEL.items():
-        nadir_text = (
-            pl.when(label == key)
-            .then(
-                pl.concat_str([pl.lit(prefix), format_micro(pl.col("nadir_micro")), pl.lit(unit)])
-            )
-            .otherwise(nadir_text)
-        )
+    # the value formatted once, between the tracked test's name and unit (null: no tracked test)
+    prefix, unit = (
+        label.replace_strict({k: v[i] for k, v in _NADIR_LABEL.items()}, return_dtype=pl.String)
+        for i in (0, 1)
+    )
+    nadir_text = pl.concat_str([prefix, format_micro(pl.col("nadir_micro")), unit])
     per_line = baselines.select("pid", "line", "pathway", "baseline", "serum_involved")
     return (
         per_line.with_row_index("group")
