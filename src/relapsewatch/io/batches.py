@@ -50,9 +50,10 @@ from relapsewatch.io.files import (
 
 __all__ = ["DEFAULT_BATCH_SIZE", "PatientBatches", "Progress", "RawParts", "cutoff_of"]
 
-#: Patients per batch unless told otherwise: about 2 million measurement rows at 80 per patient,
-#: about 2.2 GB peak in the course command (1,000,000 patients then fit in 4 GB).
-DEFAULT_BATCH_SIZE = 25_000
+#: Patients per batch unless told otherwise (at most; batches are made equal): about 1.6 million
+#: measurement rows at 80 per patient, about 1.2 GB in each worker of the course command, so two
+#: workers and the partitioning process stay inside 4 GB for any cohort (docs/benchmarks.md).
+DEFAULT_BATCH_SIZE = 20_000
 TABLE_NAMES = tuple(schema.FILE_TABLES)
 _BATCH = "__batch"
 _KEY = "__key"
