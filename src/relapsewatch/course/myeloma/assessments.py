@@ -580,10 +580,12 @@ def _baseline_text() -> pl.Expr:
     ).replace("", "no baseline results")
 
 
-#: Per-line columns copied onto every assessment row of the line.
+#: Per-line columns copied onto every assessment row of the line (those the response rules
+#: read: the κ and λ baselines enter through ``chain`` and ``d0``, ``response_from`` only
+#: through the placement of the rows).
 _LINE_COLUMNS = (
-    "line", "start_date", "next_start_date", "s0", "u0", "kappa0", "lambda0", "bmpc0", "d0",
-    "chain", "serum_involved", "urine_status", "pathway", "response_from",
+    "line", "start_date", "next_start_date", "s0", "u0", "bmpc0", "d0", "chain",
+    "serum_involved", "urine_status", "pathway",
 )  # fmt: skip
 
 
@@ -647,7 +649,7 @@ def line_frame(
     tail_rows = tails.select(
         "arow", "group", akey=keys["akey"].gather(tails["arow"]), is_tail=pl.lit(True)
     )
-    per_line = baselines.select(_LINE_COLUMNS)
+    per_line = baselines.select(*_LINE_COLUMNS, "response_from")
     # keep a line's own rows before copying the line's columns onto them
     response_from = per_line["response_from"].gather(placed["group"])
     next_start = per_line["next_start_date"].gather(placed["group"])
