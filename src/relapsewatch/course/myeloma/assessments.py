@@ -20,7 +20,7 @@ loops and no string sorts. Qualitative results are small integer codes (:data:`R
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -218,9 +218,9 @@ def daily_results(
     (1500000, True)
     """
     wanted = {test: TEST_CODE[test] for test in tests}
-    frame = measurements.with_columns(
-        pl.col("test").replace_strict(wanted, default=None, return_dtype=pl.UInt8)
-    ).filter(pl.col("test").is_not_null())
+    frame = measurements.with_columns(_code(pl.col("test"), wanted, pl.UInt8)).filter(
+        pl.col("test").is_not_null()
+    )
     if as_of is not None:
         frame = frame.filter(pl.col("date") <= as_of)
     dira = (pl.col("test") == TEST_CODE["serum_ife"]) & pl.col("method").str.to_lowercase().is_in(
@@ -238,7 +238,7 @@ def daily_results(
         .then(pl.lit(0, dtype=pl.Int64))
         .otherwise(to_micro(pl.col("value"))),
         nonquantifiable=nonquantifiable,
-        result=pl.col("result").replace_strict(RESULT_CODE, default=None, return_dtype=pl.Int8),
+        result=_code(pl.col("result"), RESULT_CODE, pl.Int8),
     )
     _check_ranges(frame)
     frame = frame.with_columns(
@@ -256,6 +256,18 @@ def daily_results(
     else:
         frame = frame.with_columns(duplicate=pl.lit(False))
     return frame.drop("key")
+
+
+def _code(
+    text: pl.Expr, codes: Mapping[str, int], dtype: pl.DataType | type[pl.DataType]
+) -> pl.Expr:
+    """``codes[text]``, null for text not in ``codes``: the text cast to an enumeration whose
+    positions are the codes (unused positions get names no text has), which is cheaper than
+    ``replace_strict`` hashing every value."""
+    names = [f"\x00{position}" for position in range(max(codes.values()) + 1)]
+    for name, code in codes.items():
+        names[code] = name
+    return text.cast(pl.Enum(names), strict=False).to_physical().cast(dtype)
 
 
 def _check_ranges(frame: pl.DataFrame) -> None:
