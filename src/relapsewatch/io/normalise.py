@@ -281,8 +281,15 @@ def _with_unit_factors(frame: pl.DataFrame, is_qual: pl.Expr) -> pl.DataFrame:
 
 
 def _measurements(frame: pl.DataFrame, file: str, log: ProblemLog) -> pl.DataFrame:
+    # the canonical name of each distinct reported test, mapped back (null when unknown)
     lookup = analyte_lookup_frame(frame["test"])
-    frame = frame.rename({"test": "reported_test"}).join(lookup, on="reported_test", how="left")
+    names = dict(zip(lookup["reported_test"], lookup["test"], strict=True))
+    frame = frame.rename({"test": "reported_test"})
+    frame = frame.with_columns(
+        pl.col("reported_test")
+        .replace_strict(names, default=None, return_dtype=pl.String)
+        .alias("test")
+    )
     collect(
         frame,
         pl.col("reported_test").is_not_null() & pl.col("test").is_null(),
@@ -502,15 +509,13 @@ def check_patient_references(
     frames: Mapping[str, pl.DataFrame], files: Mapping[str, str], log: ProblemLog
 ) -> None:
     """Every patient_id in another table must exist in patients."""
-    known = frames["patients"].select("patient_id").unique()
+    known = frames["patients"]["patient_id"].unique().implode()
     for name, frame in frames.items():
         if name == "patients":
             continue
-        orphan = (
-            frame.join(known, on="patient_id", how="anti")
-            .filter(pl.col("patient_id").is_not_null())
-            .unique(subset=ROW, keep="first", maintain_order=True)
-        )
+        orphan = frame.filter(
+            pl.col("patient_id").is_not_null() & ~pl.col("patient_id").is_in(known)
+        ).unique(subset=ROW, keep="first", maintain_order=True)
         collect(
             orphan,
             pl.lit(True),
