@@ -15,7 +15,7 @@
    thread each: more only spin against each other). Workers keep the memory Polars' allocator
    (jemalloc) frees for reuse (:data:`WORKER_ALLOCATOR`): the engine allocates and frees many
    large frames per batch, and giving the pages back to the system only to fault them in again
-   cost a fifth of a worker's time in system calls (about 15 % more resident memory instead).
+   cost a fifth of a worker's time in system calls (about 13 % more resident memory instead).
 4. **Write** the tables in batch order, so the output is the same whatever ``jobs`` is; a
    batch's temporary tables are removed once written, so the disk holds a few batches at most.
 
