@@ -18,27 +18,22 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from relapsewatch.accounts.passwords import PasswordRejectedError
-from relapsewatch.cli.importer import DatabaseUrlOption
+from relapsewatch.cli.importer import DatabaseUrlOption, open_database
 from relapsewatch.cli.output import console, error_console
 from relapsewatch.store.accounts import add_patients_to_team, create_team, create_user, list_users
 from relapsewatch.store.audit import AuditRecord, append_audit
-from relapsewatch.store.db import create_engine_for, make_session_factory
-from relapsewatch.store.errors import AccountError, StoreError
-from relapsewatch.store.migrate import upgrade_database
+from relapsewatch.store.db import make_session_factory
+from relapsewatch.store.errors import AccountError
 
 __all__ = [
     "SECRET_KEY_BYTES",
-    "open_database",
     "record_cli_change",
     "secret_key",
     "teams_app",
@@ -56,25 +51,6 @@ teams_app = typer.Typer(
 )
 
 _SEPARATORS = re.compile(r"[\s,;]+")
-
-
-@contextmanager
-def open_database(database_url: str | None) -> Iterator[Engine]:
-    """The app database at the newest schema (upgraded first), disposed of afterwards.
-
-    The URL resolves as for ``relapsewatch import``: ``--database-url``, else
-    ``$RELAPSEWATCH_DATABASE_URL``, else the default SQLite file. A database that cannot be
-    used is a usage error (exit 2)."""
-    try:
-        engine = create_engine_for(database_url)
-        upgrade_database(engine)
-    except StoreError as exc:
-        error_console.print(f"Cannot use the database: {exc}", markup=False)
-        raise typer.Exit(2) from None
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def record_cli_change(

@@ -20,8 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
-from relapsewatch.cli.accounts import open_database
-from relapsewatch.cli.importer import DatabaseUrlOption
+from relapsewatch.cli.importer import DatabaseUrlOption, open_database
 from relapsewatch.cli.output import console, error_console
 from relapsewatch.store.audit import verify_audit
 from relapsewatch.store.audit_export import audit_csv_chunks, audit_ndjson_lines, export_records

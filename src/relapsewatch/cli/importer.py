@@ -10,6 +10,8 @@ group, ``upgrade`` (``db_upgrade``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +34,7 @@ from relapsewatch.store.errors import StoreError
 from relapsewatch.store.migrate import current_revision, upgrade_database
 from relapsewatch.store.repository import ImportResult, import_tables
 
-__all__ = ["db_app", "db_upgrade", "import_"]
+__all__ = ["db_app", "db_upgrade", "import_", "open_database"]
 
 DatabaseUrlOption = Annotated[
     str | None,
@@ -85,14 +87,22 @@ class _ImportProgress:
         self.bar.update(self.task, completed=completed, description=_PHASE_TEXT.get(phase, phase))
 
 
-def _engine(database_url: str | None) -> Engine:
+@contextmanager
+def open_database(database_url: str | None) -> Iterator[Engine]:
+    """The app database at the newest schema (upgraded first), disposed of afterwards.
+
+    The URL resolves as ``--database-url``, else ``$RELAPSEWATCH_DATABASE_URL``, else the
+    default SQLite file. A database that cannot be used is a usage error (exit 2)."""
     try:
         engine = create_engine_for(database_url)
         upgrade_database(engine)
     except StoreError as exc:
         error_console.print(f"Cannot use the database: {exc}", markup=False)
         raise typer.Exit(2) from None
-    return engine
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _summary(result: ImportResult, source: Path) -> str:
@@ -136,32 +146,27 @@ def import_(
         raise typer.Exit(1) from None
     if tables.warnings:
         print_problems(tables.warnings, title=f"Warnings for {input}", out=console)
-    engine = _engine(database_url)
-    try:
-        total = tables.measurements.height + tables.treatments.height + tables.findings.height
-        with _ImportProgress(total) as progress:
-            result = import_tables(
-                make_session_factory(engine), tables, source=str(input), progress=progress
+    with open_database(database_url) as engine:
+        try:
+            total = tables.measurements.height + tables.treatments.height + tables.findings.height
+            with _ImportProgress(total) as progress:
+                result = import_tables(
+                    make_session_factory(engine), tables, source=str(input), progress=progress
+                )
+        except DataError as err:
+            print_problems(err.problems, title=f"Problems importing {input}", out=console)
+            console.print(
+                f"{len(err.errors)} problem(s) with the stored data; nothing was imported.",
+                markup=False,
             )
-    except DataError as err:
-        print_problems(err.problems, title=f"Problems importing {input}", out=console)
-        console.print(
-            f"{len(err.errors)} problem(s) with the stored data; nothing was imported.",
-            markup=False,
-        )
-        raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
+            raise typer.Exit(1) from None
     console.print(_summary(result, input), markup=False)
 
 
 def db_upgrade(database_url: DatabaseUrlOption = None) -> None:
     """Create the app database or upgrade it to the newest schema (safe to run again)."""
-    engine = _engine(database_url)
-    try:
+    with open_database(database_url) as engine:
         console.print(f"Database schema at revision {current_revision(engine)}.", markup=False)
-    finally:
-        engine.dispose()
 
 
 db_app = typer.Typer(help="The app database.", no_args_is_help=True)

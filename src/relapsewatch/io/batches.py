@@ -47,6 +47,7 @@ from relapsewatch.io.files import (
     scan_raw,
     unreadable,
 )
+from relapsewatch.io.normalise import parse_date
 
 __all__ = ["DEFAULT_BATCH_SIZE", "PatientBatches", "Progress", "RawParts", "cutoff_of"]
 
@@ -62,7 +63,7 @@ _KEY = "__key"
 Progress = Callable[[str, int, int], None]
 
 
-#: The dated columns whose latest value is the data cut-off, per table (as :func:`cutoff_of`).
+#: The dated columns whose latest value is the data cut-off, per table.
 CUTOFF_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("diagnosis_date",),
     "measurements": ("date",),
@@ -73,13 +74,8 @@ CUTOFF_COLUMNS: dict[str, tuple[str, ...]] = {
 
 def cutoff_of(tables: CanonicalTables) -> dt.date | None:
     """The latest date in canonical tables (diagnosis, results, doses, findings)."""
-    candidates = [
-        tables.patients["diagnosis_date"].max(),
-        tables.measurements["date"].max(),
-        tables.treatments["start_date"].max(),
-        tables.treatments["end_date"].max(),
-        tables.findings["date"].max(),
-    ]
+    frames = tables.as_dict()
+    candidates = [frames[name][c].max() for name, cols in CUTOFF_COLUMNS.items() for c in cols]
     dates = [c for c in candidates if isinstance(c, dt.date)]
     return max(dates) if dates else None
 
@@ -113,8 +109,6 @@ class RawParts:
         tables (every row is kept and dates are parsed the same way), so a run can derive each
         batch as soon as it is validated; a folder with bad dates fails validation anyway.
         """
-        from relapsewatch.io.normalise import parse_date
-
         found: list[dt.date] = []
         for name, raw_schema in self.schemas.items():
             columns = [c for c in CUTOFF_COLUMNS.get(name, ()) if c in raw_schema]

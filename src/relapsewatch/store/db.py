@@ -199,14 +199,8 @@ def small_write_session(session_factory: sessionmaker[Session]) -> Iterator[Sess
     PostgreSQL it takes no advisory lock, only the row locks of what it changes, so a page view
     never waits for an import to finish.
     """
-    with session_factory() as session:
-        session.connection(execution_options={WRITE: True})
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
-        session.commit()
+    with _write_transaction(session_factory, serialised=False) as session:
+        yield session
 
 
 @contextmanager
@@ -218,9 +212,19 @@ def write_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     transaction-scoped advisory lock, so writers of clinical data run one after another and an
     import never interleaves with a form entry for the same patient.
     """
+    with _write_transaction(session_factory, serialised=True) as session:
+        yield session
+
+
+@contextmanager
+def _write_transaction(
+    session_factory: sessionmaker[Session], *, serialised: bool
+) -> Iterator[Session]:
+    """One write transaction (``BEGIN IMMEDIATE`` on SQLite), committed when the block ends
+    without error; ``serialised`` also takes the clinical writers' advisory lock on PostgreSQL."""
     with session_factory() as session:
         connection = session.connection(execution_options={WRITE: True})
-        if not is_sqlite(connection):
+        if serialised and not is_sqlite(connection):
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK_KEY}
             )
