@@ -16,14 +16,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from relapsewatch.errors import DataError, Problem
 from relapsewatch.io.checks import ROW
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 __all__ = ["Format", "TableFile", "TableWriter", "find_tables", "read_raw", "write_tables"]
 
@@ -115,7 +116,7 @@ def unreadable(table: TableFile, exc: BaseException) -> DataError:
 
 
 #: What reading a broken file can raise; :func:`unreadable` turns it into a located error.
-READ_ERRORS = (pl.exceptions.PolarsError, OSError, pa.ArrowException, UnicodeDecodeError)
+READ_ERRORS = (pl.exceptions.PolarsError, OSError, UnicodeDecodeError)
 
 
 def scan_raw(table: TableFile) -> pl.LazyFrame:
@@ -224,6 +225,9 @@ class TableWriter:
             arrow = frame.to_arrow()
             writer = self._parquet.get(name)
             if writer is None:
+                # pyarrow writes one row group per batch; imported here, as only writers need it
+                import pyarrow.parquet as pq
+
                 writer = pq.ParquetWriter(tmp, arrow.schema, compression="zstd")
                 self._parquet[name] = writer
             writer.write_table(arrow)

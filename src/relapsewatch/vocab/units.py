@@ -17,7 +17,6 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import pint
 import polars as pl
 
 from relapsewatch.errors import UnitError
@@ -38,7 +37,9 @@ MIXUP_SERUM_M_PROTEIN_G_DL = 15
 @lru_cache(maxsize=1)
 def _registry() -> Any:
     """pint's registry, built on first use (about 0.2 s, which a run whose units are all known
-    from its cache, or that converts nothing, never pays)."""
+    from its cache, or that converts nothing, never pays; pint itself is imported here too)."""
+    import pint
+
     return pint.UnitRegistry(non_int_type=Decimal)
 
 
@@ -141,6 +142,8 @@ def conversion_factor(test: str, unit: str | None) -> Decimal:
             f"unknown unit {unit!r} for {analyte.label}; expected {_examples(analyte)}"
         ) from exc
     assert analyte.canonical_unit is not None
+    from pint.errors import DimensionalityError  # imported with the registry above
+
     try:
         if analyte.molar_mass_g_mol is not None:
             registry = _registry()
@@ -149,7 +152,7 @@ def conversion_factor(test: str, unit: str | None) -> Decimal:
                 magnitude = quantity.to(analyte.canonical_unit).magnitude
         else:
             magnitude = quantity.to(analyte.canonical_unit).magnitude
-    except (pint.errors.DimensionalityError, ArithmeticError) as exc:
+    except (DimensionalityError, ArithmeticError) as exc:
         raise UnitError(f"{unit!r} is impossible: {_why_impossible(analyte, unit)}") from exc
     return Decimal(format(Decimal(magnitude).normalize(), "f"))
 
