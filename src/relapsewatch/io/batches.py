@@ -100,7 +100,7 @@ class RawParts:
         for name, raw_schema in self.schemas.items():
             part = self.root / name / f"{_BATCH}={index}"
             files = sorted(part.glob(f"*{_PART_SUFFIX}")) if part.is_dir() else []
-            raw[name] = pl.read_ipc(files) if files else pl.DataFrame(schema=raw_schema)
+            raw[name] = pl.scan_ipc(files).collect() if files else pl.DataFrame(schema=raw_schema)
         return raw
 
     def cutoff(self) -> dt.date | None:
