@@ -57,6 +57,19 @@ def test_one_process_and_batches_write_what_one_pass_derives(tmp_path: Path) -> 
         assert pl.read_parquet(tmp_path / "out" / f"{name}.parquet").equals(frame), name
 
 
+def test_batches_written_as_csv_are_the_csv_of_one_pass(tmp_path: Path) -> None:
+    # the batches come back from the workers as Arrow IPC files; as CSV they must read as one
+    # table written whole (one header, the same cells)
+    with TableWriter(tmp_path / "out", format="csv") as writer:
+        derive_folder(WORKED, writer, config=CONFIG, batch_size=4, jobs=1)
+    with TableWriter(tmp_path / "whole", format="csv") as writer:
+        for name, frame in derive_course(read_tables(WORKED)).tables().items():
+            writer.write(name, frame)
+    for name in ("lines", "relapses", "responses", "status"):
+        written = (tmp_path / "out" / f"{name}.csv").read_text()
+        assert written == (tmp_path / "whole" / f"{name}.csv").read_text(), name
+
+
 def test_batches_after_a_bad_one_are_only_validated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

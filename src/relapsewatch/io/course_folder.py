@@ -39,8 +39,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
-
 from relapsewatch.course.myeloma.config import MyelomaCourseConfig
 from relapsewatch.course.myeloma.course import derive_course
 from relapsewatch.errors import DataError, Problem
@@ -318,7 +316,7 @@ def _derive(
             cutoffs.extend([outcome.cutoff] if outcome.cutoff else [])
             if not failed:
                 for name, path in outcome.tables.items():
-                    writer.write(name, pl.read_ipc(path))
+                    writer.write_ipc_file(name, path)
             shutil.rmtree(work[outcome.index].out, ignore_errors=True)
             report("deriving", done, batches.n_batches)
         if failed:

@@ -24,6 +24,7 @@ from relapsewatch.errors import DataError, Problem
 from relapsewatch.io.checks import ROW
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
 __all__ = ["Format", "TableFile", "TableWriter", "find_tables", "read_raw", "write_tables"]
@@ -218,24 +219,42 @@ class TableWriter:
         return self
 
     def write(self, name: str, frame: pl.DataFrame) -> None:
-        if name not in self._tmp:
-            self._tmp[name] = self.folder / f".{name}.partial.{self.format}"
-        tmp = self._tmp[name]
         if self.format == "parquet":
-            arrow = frame.to_arrow()
-            writer = self._parquet.get(name)
-            if writer is None:
-                # pyarrow writes one row group per batch; imported here, as only writers need it
-                import pyarrow.parquet as pq
-
-                writer = pq.ParquetWriter(tmp, arrow.schema, compression="zstd")
-                self._parquet[name] = writer
-            writer.write_table(arrow)
+            self._append_row_group(name, frame.to_arrow())
         else:
+            tmp = self._partial(name)
             first = name not in self._csv
             self._csv[name] = tmp
             with tmp.open("w" if first else "a", encoding="utf-8", newline="") as handle:
                 _file_view(frame).write_csv(handle, include_header=first)
+
+    def write_ipc_file(self, name: str, path: str | os.PathLike[str]) -> None:
+        """Append the table that another process left in the Arrow IPC file ``path``.
+
+        For Parquet the file is memory-mapped and handed to the writer as it is (no copy into
+        Polars and back to Arrow, about 0.15 s per million rows of the course's responses).
+        """
+        if self.format != "parquet":
+            self.write(name, pl.read_ipc(Path(path)))
+            return
+        import pyarrow as pa
+
+        with pa.memory_map(os.fspath(path)) as source:
+            self._append_row_group(name, pa.ipc.open_file(source).read_all())
+
+    def _partial(self, name: str) -> Path:
+        """Where table ``name`` is written until the writer closes cleanly."""
+        return self._tmp.setdefault(name, self.folder / f".{name}.partial.{self.format}")
+
+    def _append_row_group(self, name: str, arrow: pa.Table) -> None:
+        writer = self._parquet.get(name)
+        if writer is None:
+            # pyarrow writes one row group per batch; imported here, as only writers need it
+            import pyarrow.parquet as pq
+
+            writer = pq.ParquetWriter(self._partial(name), arrow.schema, compression="zstd")
+            self._parquet[name] = writer
+        writer.write_table(arrow)
 
     def close(self, *, commit: bool) -> None:
         for writer in self._parquet.values():
