@@ -209,8 +209,8 @@ class Lines:
     line_drugs: pl.DataFrame
 
 
+#: The walk state's columns besides ``patient_id`` (typed like the walk rows').
 _STATE_SCHEMA = {
-    "patient_id": pl.String,
     "line": pl.Int32,
     "line_start": pl.Date,
     "carry_drugs": pl.List(pl.String),
@@ -248,7 +248,12 @@ def _walk(rows: pl.DataFrame, config: MyelomaCourseConfig) -> pl.DataFrame:
     )
     # Rows still running from earlier lines (end >= current line start): they carry over.
     running = pl.DataFrame(
-        schema={"patient_id": pl.String, "drug_key": pl.String, "end": pl.Date, "kind": pl.String}
+        schema={
+            "patient_id": rows.schema["patient_id"],
+            "drug_key": pl.String,
+            "end": pl.Date,
+            "kind": pl.String,
+        }
     )
     starts = [state]
     s, window = pl.col("line_start"), days(config.regimen_window_days)
@@ -341,7 +346,8 @@ def _walk(rows: pl.DataFrame, config: MyelomaCourseConfig) -> pl.DataFrame:
         )
         starts.append(state)
         pending = p.filter(~in_line).select(pending.columns)
-    return pl.concat(starts).cast(_STATE_SCHEMA).sort("patient_id", "line")  # type: ignore[arg-type]
+    schema = {"patient_id": rows.schema["patient_id"], **_STATE_SCHEMA}
+    return pl.concat(starts).cast(schema).sort("patient_id", "line")  # type: ignore[arg-type]
 
 
 def _line_of(frame: pl.DataFrame, starts: pl.DataFrame, on: str, name: str) -> pl.DataFrame:
@@ -406,6 +412,19 @@ def derive_lines(
     require_columns(patients, ("patient_id", "diagnosis_date"), table="patients")
     if progression is None:
         progression = pl.DataFrame(schema={"patient_id": pl.String, "date": pl.Date})
+    # Patients as an enumeration of their identifiers in sorted order: the joins, group-bys and
+    # sorts below compare small integers instead of text, in the same order.
+    identifier = treatments.schema["patient_id"]
+    patient = pl.Enum(
+        pl.concat([f["patient_id"].cast(pl.String) for f in (treatments, patients, progression)])
+        .unique()
+        .drop_nulls()
+        .sort()
+    )
+    treatments, patients, progression = (
+        f.with_columns(pl.col("patient_id").cast(patient))
+        for f in (treatments, patients, progression)
+    )
     rows = classify_treatments(treatments).with_columns(drug_key=pl.col("therapy"))
     rows = rows.join(
         patients.select("patient_id", "diagnosis_date"),
@@ -423,7 +442,11 @@ def derive_lines(
         .sort("patient_id", "sort_date", "priority", "drug_key", "start_date", "end")
     )
     starts = _walk(walk, config)
-    return _assemble(rows, starts, config, as_of)
+    lines = _assemble(rows, starts, config, as_of)
+    return Lines(
+        lines=lines.lines.with_columns(pl.col("patient_id").cast(identifier)),
+        line_drugs=lines.line_drugs.with_columns(pl.col("patient_id").cast(identifier)),
+    )
 
 
 def _assemble(
