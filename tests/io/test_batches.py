@@ -40,6 +40,34 @@ def test_batches_concatenate_to_the_whole_folder(batch_size: int) -> None:
     assert all(a[1] < b[0] for a, b in itertools.pairwise(ranges))  # id ranges
 
 
+def test_identifiers_with_spaces_reach_their_patients_batch(tmp_path: Path) -> None:
+    # the batch of a row is found from its trimmed identifier, as the reader trims it
+    patients = ["P1", "P2", "P3", "P4"]
+    (tmp_path / "patients.csv").write_text(
+        "patient_id,disease,diagnosis_date\n"
+        + "".join(f"{p},myeloma,2024-01-01\n" for p in [" P3", "P1 ", "P4", "\tP2"])
+    )
+    (tmp_path / "measurements.csv").write_text(
+        "patient_id,date,test,value,unit\n"
+        + "".join(
+            f"{p},2024-02-0{i},serum_m_protein,{i}.0,g/dL\n"
+            for i, p in enumerate([" P4 ", "P1", "P3  ", " P2", "P4", "P2\t"], start=1)
+        )
+    )
+    (tmp_path / "treatments.csv").write_text(
+        "patient_id,therapy,start_date,end_date\n P3 ,VRd,2024-01-05,\nP1,VRd,2024-01-05,\n"
+    )
+    whole = read_tables(tmp_path)
+    with PatientBatches(tmp_path, batch_size=1) as batches:
+        parts = list(batches)
+    assert [p.patients["patient_id"].to_list() for p in parts] == [[p] for p in patients]
+    assert [sorted(set(p.measurements["patient_id"])) for p in parts] == [[p] for p in patients]
+    assert [sorted(set(p.treatments["patient_id"])) for p in parts] == [["P1"], [], ["P3"], []]
+    for name in ("measurements", "treatments"):
+        joined = pl.concat([getattr(p, name) for p in parts])
+        assert _sorted(joined).equals(_sorted(getattr(whole, name))), name
+
+
 def test_batch_problems_are_the_readers_problems_with_original_rows() -> None:
     expected = sorted(str(p) for p in validate_folder(INVALID).errors)
     with pytest.raises(DataError) as caught, PatientBatches(INVALID, batch_size=1):
