@@ -177,19 +177,27 @@ class PatientIndex:
     def encode(self, frame: pl.DataFrame) -> pl.DataFrame:
         """``patient_id`` replaced by ``pid`` (UInt32), row order kept.
 
-        Input already sorted by patient (as readers and the simulator write it) takes a fast
+        Identifiers are looked up as an enumeration of ``ids`` (whose positions are the
+        ``pid``). Input grouped by patient (as readers and the simulator write it) takes a fast
         path: one lookup per run of equal identifiers.
         """
         ids = frame["patient_id"].cast(pl.String)
         if ids.len() == 0:
             pid = pl.Series("pid", [], dtype=pl.UInt32)
-        elif ids.null_count() == 0 and ids.is_sorted():
-            starts = ids.filter((ids != ids.shift(1)).fill_null(True))
-            pid = self.ids.search_sorted(starts).cast(pl.UInt32).gather(ids.rle_id())
+        elif ids.null_count() == 0:
+            run = ids.rle_id()
+            if (run[-1] + 1) * 2 <= ids.len():
+                starts = ids.filter((run != run.shift(1)).fill_null(True))
+                pid = self._positions(starts).gather(run)
+            else:
+                pid = self._positions(ids)
         else:
             positions = pl.int_range(self.ids.len(), eager=True, dtype=pl.UInt32)
             pid = ids.replace_strict(self.ids, positions, return_dtype=pl.UInt32)
         return frame.drop("patient_id").insert_column(0, pid.alias("pid"))
+
+    def _positions(self, ids: pl.Series) -> pl.Series:
+        return ids.cast(pl.Enum(self.ids)).to_physical().cast(pl.UInt32)
 
     def decode(self, frame: pl.DataFrame) -> pl.DataFrame:
         """``pid`` replaced by ``patient_id`` as the first column."""

@@ -247,14 +247,7 @@ def _walk(rows: pl.DataFrame, config: MyelomaCourseConfig) -> pl.DataFrame:
         .drop("line_start")
     )
     # Rows still running from earlier lines (end >= current line start): they carry over.
-    running = pl.DataFrame(
-        schema={
-            "patient_id": rows.schema["patient_id"],
-            "drug_key": pl.String,
-            "end": pl.Date,
-            "kind": pl.String,
-        }
-    )
+    running = rows.select("patient_id", "drug_key", "end", "kind").clear()
     starts = [state]
     s, window = pl.col("line_start"), days(config.regimen_window_days)
     after_open = pl.col("sort_date") > s
@@ -346,8 +339,7 @@ def _walk(rows: pl.DataFrame, config: MyelomaCourseConfig) -> pl.DataFrame:
         )
         starts.append(state)
         pending = p.filter(~in_line).select(pending.columns)
-    schema = {"patient_id": rows.schema["patient_id"], **_STATE_SCHEMA}
-    return pl.concat(starts).cast(schema).sort("patient_id", "line")  # type: ignore[arg-type]
+    return pl.concat(starts).cast(_STATE_SCHEMA).sort("patient_id", "line")  # type: ignore[arg-type]
 
 
 def _line_of(frame: pl.DataFrame, starts: pl.DataFrame, on: str, name: str) -> pl.DataFrame:

@@ -142,7 +142,7 @@ def asof_by_patient(
     )
     order = joined["__order"]
     columns = [
-        pl.repeat(None, n, dtype=right.schema[name], eager=True)
+        pl.repeat(None, n, dtype=right[name].dtype, eager=True)
         .alias(name)
         .scatter(order, joined[name])
         for name in added

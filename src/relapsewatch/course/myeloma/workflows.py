@@ -64,7 +64,7 @@ def workflow_context(
 
     These flags depend only on dates, never on line boundaries, so they are computed once.
     """
-    empty_dates = pl.DataFrame(schema={"patient_id": rows.schema["patient_id"], "date": pl.Date})
+    empty_dates = rows.select("patient_id", date="start_date").clear()
     pd_dates = progression.select("patient_id", "date").unique()
     # The latest progression strictly before each start. A progression dated the same day as a
     # new drug does not move the line start onto itself: the event stays in the line it ends,
