@@ -363,9 +363,11 @@ def _fixpoint(
             else frames[name]
             for name in _RESPONSE_FRAMES
         }
+    # each patient's rows come from one derive_lines call, already in line (and drug) order,
+    # so a stable sort by patient alone orders them by patient, line (and drug)
     ordered = Lines(
-        lines=lines.lines.sort("patient_id", "line"),
-        line_drugs=lines.line_drugs.sort("patient_id", "line", "drug"),
+        lines=lines.lines.sort("patient_id", maintain_order=True),
+        line_drugs=lines.line_drugs.sort("patient_id", maintain_order=True),
     )
     return ordered, frames, iterations, tuple(unconverged.sort().to_list())
 
@@ -491,9 +493,13 @@ def _assemble(
     asct = asct_conditions(treatments, events, as_of, config=config).with_columns(
         rule=pl.lit("L5d"), evidence=pl.lit(None, pl.String)
     )
-    conditions = pl.concat(
-        [atomic, composite_conditions(atomic), asct.select(atomic.columns).cast(atomic.schema)]
-    ).sort("patient_id", "condition")
+    conditions = _sort_by_text(
+        pl.concat(
+            [atomic, composite_conditions(atomic), asct.select(atomic.columns).cast(atomic.schema)]
+        ),
+        "patient_id",
+        "condition",
+    )
     states = patient_states(
         patients.select("patient_id", pl.lit(as_of).alias("at")),
         refractoriness.events,
@@ -567,6 +573,14 @@ def _assemble(
         iterations=iterations,
         unconverged=unconverged,
     )
+
+
+def _sort_by_text(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
+    """``frame.sort(*keys)`` for text keys that identify the rows, comparing each key as its
+    rank among the key's distinct values (an enumeration of them in sorted order): the same
+    order, and comparing integers is much cheaper than comparing text."""
+    ranks = [pl.col(k).cast(pl.Enum(frame[k].unique().drop_nulls().sort())) for k in keys]
+    return frame.sort(ranks)
 
 
 def _latest_responses(

@@ -13,6 +13,7 @@ import datetime as dt
 
 import polars as pl
 
+from relapsewatch.course.myeloma import segments
 from relapsewatch.course.myeloma.config import MyelomaCourseConfig
 from relapsewatch.course.myeloma.exposure import NAMED_DRUGS
 from relapsewatch.course.myeloma.relapses import relapse_label
@@ -171,13 +172,28 @@ def derive_status(
         .unique()
         .with_columns(progressed_on_last_therapy=True)
     )
-    # one column per status condition: true when held, else null (as a pivot would give, but
-    # one group-by over the conditions shown, without unique rows and pivoting every condition)
+    # one column per status condition: true when held, else null (as a pivot would give). The
+    # conditions a patient holds are the bits of one integer (a plain group-by aggregation;
+    # fewer than 64 conditions fit an Int64), then each column reads its bit.
+    bit = {i: 1 << i for i in range(len(STATUS_CONDITIONS))}
     held = conditions.filter(
         (pl.col("since") <= as_of) & pl.col("condition").is_in(STATUS_CONDITIONS)
-    ).select("patient_id", "condition")
-    wide = held.group_by("patient_id").agg(
-        pl.when((pl.col("condition") == c).any()).then(True).alias(c) for c in STATUS_CONDITIONS
+    ).select(
+        "patient_id",
+        held=segments.lookup(
+            pl.col("condition").cast(pl.Enum(STATUS_CONDITIONS)).to_physical(), bit, pl.Int64
+        ),
+    )
+    wide = (
+        held.group_by("patient_id")
+        .agg(pl.col("held").bitwise_or())
+        .select(
+            "patient_id",
+            *(
+                pl.when((pl.col("held") & bit[i]) != 0).then(True).alias(c)
+                for i, c in enumerate(STATUS_CONDITIONS)
+            ),
+        )
     )
 
     out = (
