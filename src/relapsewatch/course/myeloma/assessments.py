@@ -152,6 +152,11 @@ def _date(day: pl.Expr) -> pl.Expr:
     return (day - _DAY_OFFSET).cast(pl.Int32).cast(pl.Date)
 
 
+#: Below this many identifiers to look up, a binary search in the sorted identifiers is cheaper
+#: than building the enumeration's lookup table.
+_SEARCH_LIMIT = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class PatientIndex:
     """Patient identifiers as dense integers in sorted order (``pid`` = position in ``ids``)."""
@@ -197,6 +202,8 @@ class PatientIndex:
         return frame.drop("patient_id").insert_column(0, pid.alias("pid"))
 
     def _positions(self, ids: pl.Series) -> pl.Series:
+        if ids.len() < _SEARCH_LIMIT:
+            return self.ids.search_sorted(ids).cast(pl.UInt32)
         return ids.cast(pl.Enum(self.ids)).to_physical().cast(pl.UInt32)
 
     def decode(self, frame: pl.DataFrame) -> pl.DataFrame:
