@@ -698,7 +698,11 @@ def line_frame(
         placed.with_columns(fkey=order).drop("akey"),
         tail_rows.with_columns(fkey=order).drop("akey"),
     )
-    frame = assessments.gather(rows["arow"]).with_columns(rows.drop("arow"))
+    # the rows are in line order (then date); flagged as sorted, ``group`` lets group-bys and
+    # gathers by line take slices of the frame instead of hashing it
+    frame = assessments.gather(rows["arow"]).with_columns(
+        rows.drop("arow").with_columns(pl.col("group").set_sorted())
+    )
     frame = frame.with_columns(per_line.get_column(c).gather(frame["group"]) for c in _LINE_COLUMNS)
     involved = pl.when(pl.col("chain") == "kappa").then("kappa").otherwise("lambda")
     uninvolved = pl.when(pl.col("chain") == "kappa").then("lambda").otherwise("kappa")
