@@ -94,9 +94,11 @@ def mrd_results(
     )
     placed = place_in_lines(collected, lines, after_start=False)
     order = pl.col("group").cast(pl.Int64) * (1 << 24) + pl.col("date").cast(pl.Int64)
+    responses = frame.select("group", "date", "running", "is_tail")
+    if placed.height == 0:
+        responses = responses.clear()  # no MRD result in any line: no response to look up
     running = (
-        frame.select("group", "date", "running", "is_tail")
-        .filter(~pl.col("is_tail"))
+        responses.filter(~pl.col("is_tail"))
         .select(response_key=order, running="running")
         .sort("response_key")
     )

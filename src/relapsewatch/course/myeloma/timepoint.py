@@ -32,6 +32,7 @@ from relapsewatch.course.myeloma.config import MyelomaCourseConfig
 from relapsewatch.course.myeloma.exact import MICRO, Op, percent_compare, ratio_compare
 from relapsewatch.course.myeloma.progression import PdInputs, pd_criteria
 from relapsewatch.course.myeloma.rules import Criteria, Threshold
+from relapsewatch.course.myeloma.treatment_rows import cum_max_date_in_run, sorted_runs
 
 __all__ = [
     "CATEGORY",
@@ -80,7 +81,7 @@ def with_antibody_interference(
             ),
         )
         .sort("exposure")
-        .with_columns(latest_end=pl.col("exposure_end").cum_max().over("pid"))
+        .with_columns(latest_end=cum_max_date_in_run(pl.col("exposure_end"), sorted_runs("pid")))
         .drop("pid")
     )
     candidates = (
