@@ -221,13 +221,6 @@ def truncate_at(
     )
 
 
-def _line_starts(lines: pl.DataFrame) -> pl.DataFrame:
-    """One text key per patient listing its line start dates, to compare two runs."""
-    return lines.group_by("patient_id").agg(
-        starts=pl.col("start_date").sort_by("line").cast(pl.Int32).cast(pl.String).str.join(",")
-    )
-
-
 def _subset(frame: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
     return frame.filter(pl.col("patient_id").is_in(ids.implode()))
 
@@ -271,7 +264,8 @@ def _merge_in(old: pl.DataFrame, new: pl.DataFrame, ids: pl.Series) -> pl.DataFr
         parts.append(new.slice(new_from, new_to - new_from))
         kept_from = old_to
     parts.append(old.slice(kept_from))
-    return pl.concat(parts, rechunk=True)
+    # left in pieces: :func:`_fixpoint` makes each frame contiguous once, after the last round
+    return pl.concat(parts, rechunk=False)
 
 
 def _fixpoint(
@@ -345,11 +339,13 @@ def _fixpoint(
             config=config,
             as_of=as_of,
         )
-        before = _line_starts(_subset(lines.lines, changed))
-        after = _line_starts(relined.lines)
-        moved = after.join(before, on="patient_id", how="full", coalesce=True).filter(
-            pl.col("starts").ne_missing(pl.col("starts_right"))
-        )["patient_id"]
+        # patients whose line starts moved: a (line, start) of one run missing from the other
+        starts = ["patient_id", "line", "start_date"]
+        before = _subset(lines.lines, changed).select(starts)
+        after = relined.lines.select(starts)
+        moved = pl.concat(
+            [after.join(before, on=starts, how="anti"), before.join(after, on=starts, how="anti")]
+        )["patient_id"].unique()
         lines = Lines(
             lines=_replace(lines.lines, relined.lines, changed),
             line_drugs=_replace(lines.line_drugs, relined.line_drugs, changed),
@@ -369,6 +365,7 @@ def _fixpoint(
         lines=lines.lines.sort("patient_id", maintain_order=True),
         line_drugs=lines.line_drugs.sort("patient_id", maintain_order=True),
     )
+    frames = {name: frame.rechunk() for name, frame in frames.items()}
     return ordered, frames, iterations, tuple(unconverged.sort().to_list())
 
 
