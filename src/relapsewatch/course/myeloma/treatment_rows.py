@@ -7,7 +7,8 @@
   shifts and running maxima on a frame sorted by its group keys in one pass over the column
   (``.over()`` with a cumulative expression runs group by group, which is slow with a hundred
   thousand patients).
-* :func:`asof_by_patient` is ``join_asof`` by patient that moves only the key columns.
+* :func:`asof_by_patient` is ``join_asof`` by patient that moves only the key columns, joining
+  patient and date as one packed integer (:func:`patient_day`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "classify_treatments",
     "cum_max_date_in_run",
     "days",
+    "patient_day",
     "shift_in_run",
     "sorted_runs",
 ]
@@ -101,6 +103,14 @@ def cum_max_date_in_run(date: pl.Expr, run: pl.Expr) -> pl.Expr:
     return (key.cum_max() - run * _SHIFT - _DAY0).cast(pl.Int32).cast(pl.Date)
 
 
+def patient_day(day: pl.Expr) -> pl.Expr:
+    """``patient_id`` and a date packed into one sortable integer: the patient's enumeration
+    code above, the day below (``patient_id`` an enumeration, as inside :func:`derive_lines`)."""
+    return pl.col("patient_id").to_physical().cast(pl.Int64) * _SHIFT + (
+        day.cast(pl.Int32).cast(pl.Int64) + _DAY0
+    )
+
+
 def asof_by_patient(
     left: pl.DataFrame,
     right: pl.DataFrame,
@@ -116,28 +126,41 @@ def asof_by_patient(
 
     Only the key columns are sorted and joined (rows of patients absent from ``right`` and rows
     outside ``where`` are skipped); the matches are scattered back, so wide frames never move.
+    ``patient_id`` must be an enumeration: patient and date are joined as one packed integer
+    (:func:`patient_day`), and a match found in another patient's rows is no match.
     """
     added = [c for c in right.columns if c != "patient_id"]
     n = left.height
-    keys = left.select(
-        pl.int_range(n, dtype=pl.UInt32).alias("__order"),
-        "patient_id",
-        pl.col(left_on).alias("__on"),
-        (where if where is not None else pl.lit(True)).alias("__where"),
-    ).filter(pl.col("__where") & pl.col("patient_id").is_in(right["patient_id"].implode()))
+    if n == 0 or right.height == 0:
+        return left.with_columns(pl.lit(None, right[name].dtype).alias(name) for name in added)
+    keys = (
+        left.select(
+            pl.int_range(n, dtype=pl.UInt32).alias("__order"),
+            patient_day(pl.col(left_on)).alias("__on"),
+            (
+                (where if where is not None else pl.lit(True))
+                & pl.col("patient_id").is_in(right["patient_id"].implode())
+            ).alias("__where"),
+        )
+        .filter(pl.col("__where") & pl.col("__on").is_not_null())
+        .drop("__where")
+    )
+    dated = right.with_columns(__at=patient_day(pl.col(right_on))).filter(
+        pl.col("__at").is_not_null()
+    )
     joined = (
         keys.sort("__on")
         .join_asof(
-            right.sort(right_on),
+            dated.sort("__at"),
             left_on="__on",
-            right_on=right_on,
-            by="patient_id",
+            right_on="__at",
             strategy=strategy,  # type: ignore[arg-type]
-            tolerance=None if tolerance_days is None else dt.timedelta(days=tolerance_days),
+            tolerance=tolerance_days,
             allow_exact_matches=exact,
             check_sortedness=False,
             coalesce=False,
         )
+        .filter((pl.col("__at") // _SHIFT) == (pl.col("__on") // _SHIFT))
         .select("__order", *added)
     )
     order = joined["__order"]
