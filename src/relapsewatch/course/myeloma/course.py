@@ -505,8 +505,14 @@ def _assemble(
     )
 
     deaths = findings.filter(pl.col("finding") == "death").select("patient_id", "date")
-    refractory_to = refractoriness.episodes.group_by("patient_id", "line").agg(
-        refractory_to=pl.col("drug").unique().sort().str.join("+")
+    # each line's distinct drugs, sorted before grouping (groups keep the row order): a plain
+    # text join per group instead of a unique and a sort per group
+    refractory_to = (
+        refractoriness.episodes.select("patient_id", "line", "drug")
+        .unique()
+        .sort("drug")
+        .group_by("patient_id", "line")
+        .agg(refractory_to=pl.col("drug").str.join("+"))
     )
     detail = (
         derive_end_reasons(lines.lines, relapses, deaths)

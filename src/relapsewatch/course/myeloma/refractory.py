@@ -143,7 +143,8 @@ def _drug_rows(treatments: pl.DataFrame, config: MyelomaCourseConfig) -> pl.Data
 def _progression_clause(
     rows: pl.DataFrame, events: pl.DataFrame, config: MyelomaCourseConfig
 ) -> pl.DataFrame:
-    """F1: each event against each drug the patient had started by then."""
+    """F1: each event against each drug the patient had started by then, ``within`` the
+    refractory window of its last dose or not (the evidence is :func:`_progression_evidence`)."""
     drugs = rows.select("patient_id", "drug", "drug_classes").unique(["patient_id", "drug"])
     pairs = events.select("patient_id", "date", "line", "kind").join(drugs, on="patient_id")
     pairs = (
@@ -159,10 +160,17 @@ def _progression_clause(
         )
         .filter(pl.col("start_date").is_not_null())
     )
-    on_drug = pl.col("cum_end") >= pl.col("date")
     pairs = pairs.with_columns(
         last_dose=pl.min_horizontal("cum_end", "date"),
     ).with_columns(days_after_last_dose=(pl.col("date") - pl.col("last_dose")).dt.total_days())
+    return pairs.with_columns(
+        within=pl.col("days_after_last_dose") <= config.refractory_window_days
+    )
+
+
+def _progression_evidence(episodes: pl.DataFrame, config: MyelomaCourseConfig) -> pl.DataFrame:
+    """F1 ``clause`` and ``evidence`` of the pairs of :func:`_progression_clause` that count."""
+    on_drug = pl.col("cum_end") >= pl.col("date")
     what = (
         pl.when(pl.col("kind") == "clinical")
         .then(pl.lit("clinical relapse"))
@@ -191,11 +199,7 @@ def _progression_clause(
             )
         )
     )
-    return pairs.with_columns(
-        clause=pl.lit("F1"),
-        evidence=evidence,
-        within=pl.col("days_after_last_dose") <= config.refractory_window_days,
-    )
+    return episodes.with_columns(clause=pl.lit("F1"), evidence=evidence)
 
 
 def first_response_dates(line_summary: pl.DataFrame) -> pl.DataFrame:
@@ -309,7 +313,8 @@ def derive_refractoriness(
     events_out = events.join(on_therapy, on=["patient_id", "date"], how="left").with_columns(
         pl.col("on_therapy").fill_null(False)
     )
-    parts = [f1.filter(pl.col("within")).select(list(_EPISODES)).cast(_EPISODES)]  # type: ignore[arg-type]
+    f1_episodes = _progression_evidence(f1.filter(pl.col("within")), config)
+    parts = [f1_episodes.select(list(_EPISODES)).cast(_EPISODES)]  # type: ignore[arg-type]
     if config.refractory_include_nonresponse:
         parts.append(_nonresponse_clause(nonresponsive, line_drugs, config).cast(_EPISODES))  # type: ignore[arg-type]
     episodes = pl.concat(parts).sort("patient_id", "drug", "date", "clause")
