@@ -38,6 +38,7 @@ from relapsewatch.course.myeloma.relapses import (
 )
 from relapsewatch.course.myeloma.responses import derive_responses, prepare_responses
 from relapsewatch.course.myeloma.status import asct_conditions, derive_status
+from relapsewatch.course.myeloma.treatment_rows import sort_by_codes
 from relapsewatch.schema import FINDINGS, MEASUREMENTS, PATIENTS, TREATMENTS, require_columns
 
 __all__ = ["LINES", "Course", "data_cutoff", "derive_course", "truncate_at"]
@@ -490,7 +491,7 @@ def _assemble(
     asct = asct_conditions(treatments, events, as_of, config=config).with_columns(
         rule=pl.lit("L5d"), evidence=pl.lit(None, pl.String)
     )
-    conditions = _sort_by_text(
+    conditions = sort_by_codes(
         pl.concat(
             [atomic, composite_conditions(atomic), asct.select(atomic.columns).cast(atomic.schema)]
         ),
@@ -576,14 +577,6 @@ def _assemble(
         iterations=iterations,
         unconverged=unconverged,
     )
-
-
-def _sort_by_text(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
-    """``frame.sort(*keys)`` for text keys that identify the rows, comparing each key as its
-    rank among the key's distinct values (an enumeration of them in sorted order): the same
-    order, and comparing integers is much cheaper than comparing text."""
-    ranks = [pl.col(k).cast(pl.Enum(frame[k].unique().drop_nulls().sort())) for k in keys]
-    return frame.sort(ranks)
 
 
 def _latest_responses(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from relapsewatch.course.myeloma.treatment_rows import ONGOING, classify_treatments
+from relapsewatch.course.myeloma.treatment_rows import ONGOING, classify_treatments, sort_by_codes
 
 __all__ = [
     "COMPOSITES",
@@ -184,7 +184,7 @@ def derive_drug_exposure(treatments: pl.DataFrame) -> pl.DataFrame:
         pl.col("kind").is_in(("drug", "steroid"))
         | ((pl.col("kind") == "car_t") & (pl.col("therapy") != "car_t_infusion"))
     )
-    return (
+    exposure = (
         rows.group_by("patient_id", pl.col("therapy").alias("drug"))
         .agg(
             pl.col("drug_classes").first(),
@@ -194,8 +194,8 @@ def derive_drug_exposure(treatments: pl.DataFrame) -> pl.DataFrame:
         )
         .with_columns(last_dose=pl.when(pl.col("last_end") < ONGOING).then(pl.col("last_end")))
         .drop("last_end")
-        .sort("patient_id", "drug")
     )
+    return sort_by_codes(exposure, "patient_id", "drug")
 
 
 def exposure_conditions(drug_exposure: pl.DataFrame, treatments: pl.DataFrame) -> pl.DataFrame:

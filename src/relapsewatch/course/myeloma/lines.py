@@ -34,6 +34,7 @@ from relapsewatch.course.myeloma.treatment_rows import (
     cum_max_date_in_run,
     days,
     shift_in_run,
+    sort_by_codes,
     sorted_runs,
 )
 from relapsewatch.course.myeloma.workflows import (
@@ -507,8 +508,8 @@ def _assemble(
         )
         .with_columns(days_in_line=(pl.col("last_dose") - pl.col("first_dose")).dt.total_days() + 1)
         .drop("line_start")
-        .sort("patient_id", "line", "drug")
     )
+    line_drugs = sort_by_codes(line_drugs, "patient_id", "line", "drug")
     # line_drugs is sorted by patient, line and drug: groups keep that order, lists come sorted.
     per_line = line_drugs.group_by("patient_id", "line", maintain_order=True).agg(
         drugs=pl.col("drug"),

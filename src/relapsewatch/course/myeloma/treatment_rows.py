@@ -26,6 +26,7 @@ __all__ = [
     "days",
     "patient_day",
     "shift_in_run",
+    "sort_by_codes",
     "sorted_runs",
 ]
 
@@ -101,6 +102,37 @@ def cum_max_date_in_run(date: pl.Expr, run: pl.Expr) -> pl.Expr:
     """Running maximum of a non-null date column within each run."""
     key = run * _SHIFT + (date.cast(pl.Int32).cast(pl.Int64) + _DAY0)
     return (key.cum_max() - run * _SHIFT - _DAY0).cast(pl.Int32).cast(pl.Date)
+
+
+def sort_by_codes(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
+    """``frame.sort(*keys)`` for keys that identify the rows, through one integer per row.
+
+    Each key becomes a small code in the same order: text its rank among the key's distinct
+    values (an enumeration of them, sorted), an enumeration its own code, a date or an integer
+    its distance from the smallest value; the codes are packed into one Int64, most significant
+    key first. Sorting one integer column is several times cheaper than comparing text. Keys
+    with nulls, or too wide to pack together, are sorted as they are.
+
+    >>> f = pl.DataFrame({"patient_id": ["p2", "p1", "p2"], "line": [2, 3, 1]})
+    >>> sort_by_codes(f, "patient_id", "line").rows()
+    [('p1', 3), ('p2', 1), ('p2', 2)]
+    """
+    if frame.height < 2 or any(frame[key].null_count() for key in keys):
+        return frame.sort(keys)
+    packed: pl.Series | None = None
+    for key in keys:
+        column = frame[key]
+        if column.dtype == pl.String:
+            distinct = column.unique().sort()
+            code = column.cast(pl.Enum(distinct)).to_physical().cast(pl.Int64)
+        else:
+            code = column.to_physical().cast(pl.Int64)
+            code = code - code.min()
+        width = int(code.max()).bit_length()  # type: ignore[arg-type]
+        if packed is not None and width and packed.max() >= 1 << (63 - width):  # type: ignore[operator]
+            return frame.sort(keys)
+        packed = code if packed is None else packed * (1 << width) + code
+    return frame if packed is None else frame.gather(packed.arg_sort())
 
 
 def patient_day(day: pl.Expr) -> pl.Expr:
