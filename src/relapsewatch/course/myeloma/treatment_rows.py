@@ -105,7 +105,8 @@ def cum_max_date_in_run(date: pl.Expr, run: pl.Expr) -> pl.Expr:
 
 
 def sort_by_codes(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
-    """``frame.sort(*keys)`` for keys that identify the rows, through one integer per row.
+    """``frame.sort(*keys)`` for keys that identify the rows, through one integer per row (rows
+    with equal keys, if any, keep their order).
 
     Each key becomes a small code in the same order: text its rank among the key's distinct
     values (an enumeration of them, sorted), an enumeration its own code, a date or an integer
@@ -132,7 +133,11 @@ def sort_by_codes(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
         if packed is not None and width and packed.max() >= 1 << (63 - width):  # type: ignore[operator]
             return frame.sort(keys)
         packed = code if packed is None else packed * (1 << width) + code
-    return frame if packed is None else frame.gather(packed.arg_sort())
+    if packed is None:
+        return frame
+    return (
+        frame.with_columns(packed.alias("__key")).sort("__key", maintain_order=True).drop("__key")
+    )
 
 
 def patient_day(day: pl.Expr) -> pl.Expr:
