@@ -306,18 +306,15 @@ def _walk(rows: pl.DataFrame, config: MyelomaCourseConfig) -> pl.DataFrame:
         )
         p = p.join(nxt, on="patient_id", how="left", maintain_order="left")
         in_line = pl.col("next_start").is_null() | (pl.col("sort_date") < pl.col("next_start"))
-        done = p.filter(in_line)
         alive = running.join(nxt, on="patient_id", how="inner").select(
             "patient_id", "drug_key", "end", "kind", "next_start"
         )
-        carried = pl.concat(
-            [
-                alive,
-                done.filter(pl.col("next_start").is_not_null()).select(
-                    "patient_id", "drug_key", "end", "kind", "next_start"
-                ),
-            ]
-        ).filter(pl.col("end") >= pl.col("next_start"))
+        ended = (
+            p.select("patient_id", "drug_key", "end", "kind", "next_start", "sort_date")
+            .filter(in_line & pl.col("next_start").is_not_null())
+            .drop("sort_date")
+        )
+        carried = pl.concat([alive, ended]).filter(pl.col("end") >= pl.col("next_start"))
         running = carried.drop("next_start")
         carry = carried.group_by("patient_id").agg(
             carry_drugs=pl.col("drug_key")
