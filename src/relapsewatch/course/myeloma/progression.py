@@ -375,16 +375,19 @@ def progression_tables(
     ``rule`` lists the criteria that fired, e.g. ``P1`` or ``P1+P2``.
     """
     evidence = _evidence(rules)
-    candidates = frame.filter(
+    candidate = (
         pl.col("pd_any")
         & ~pl.col("is_tail")
         & (pl.col("progression_date").is_null() | (pl.col("date") <= pl.col("progression_date")))
     )
     # a criterion that fired on no row adds nothing (a null, ignored): its evidence text, the
     # costly part, is only formatted when some row needs it
-    fired = [r for r in PD_RULES if candidates.height and candidates[f"pd_{r}"].any()]
+    on_some_row = frame.select((candidate & pl.col(f"pd_{r}")).any().alias(r) for r in PD_RULES)
+    fired = [r for r in PD_RULES if on_some_row[r].item()]
+    # lazily, so only the columns the texts and tables read are filtered, not the wide frame
     described = (
-        candidates.lazy()
+        frame.lazy()
+        .filter(candidate)
         .with_columns(
             rule=pl.concat_str(
                 [pl.when(pl.col(f"pd_{r}")).then(pl.lit(r)) for r in PD_RULES],
@@ -404,8 +407,12 @@ def progression_tables(
                 separator="; ",
             ),
         )
+        .select(
+            "pid", "line", "date", "pd_confirmed", "pd_confirmed_date", "progression_date",
+            "criterion", "rule",
+        )
         .collect()
-    )
+    )  # fmt: skip
     confirmed = (
         described.filter(pl.col("pd_confirmed") & (pl.col("date") == pl.col("progression_date")))
         .select(
