@@ -189,9 +189,11 @@ def relapse_from_cr(frame: pl.DataFrame) -> pl.DataFrame:
         | pl.col("imaging").is_not_null()
         | (pl.col("lab_sign") & pl.col("next_lab_sign"))
     )
+    # only the lines that reached CR are searched (the rows of the others are not gathered)
+    in_cr_line = pl.col("group").is_in(cr["group"].implode())
     candidates = (
         frame.select(_EVENT_COLUMNS)
-        .filter(own & signs)
+        .filter(own & signs & in_cr_line)
         .join(cr, on="group", how="inner", maintain_order="left")
         .filter(pl.col("date") > pl.col("cr_date"))
     )
