@@ -103,6 +103,12 @@ class RawParts:
             raw[name] = pl.scan_ipc(files).collect() if files else pl.DataFrame(schema=raw_schema)
         return raw
 
+    def remove(self, index: int) -> None:
+        """Delete the files of batch ``index`` once it is no longer needed (the folder is removed
+        at the end anyway; removing each batch as it is done spreads the work over the run)."""
+        for name in self.schemas:
+            shutil.rmtree(self.root / name / f"{_BATCH}={index}", ignore_errors=True)
+
     def cutoff(self) -> dt.date | None:
         """The latest date in the raw tables, parsed as the reader parses dates.
 

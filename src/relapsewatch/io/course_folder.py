@@ -309,6 +309,11 @@ def _derive(
         report("deriving", 0, batches.n_batches)
         ahead = 2 * width if pools else 1
         for done, outcome in enumerate(_outcomes(work, pool, ahead=ahead), start=1):
+            parts.remove(outcome.index)
+            if done == batches.n_batches:
+                # nothing is left to run: the workers exit (and free their memory) while the
+                # last batch is written
+                pool.shutdown(wait=False)
             problems.update(dict.fromkeys(outcome.problems))
             failed = failed or outcome.failed
             truncated += outcome.truncated
