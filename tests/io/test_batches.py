@@ -101,6 +101,17 @@ def test_temporary_files_are_removed(tmp_path: Path) -> None:
     assert not any(work.iterdir())
 
 
+def test_a_removed_batch_leaves_the_others(tmp_path: Path) -> None:
+    with PatientBatches(WORKED, batch_size=4, validate=False, workdir=tmp_path) as batches:
+        parts = batches.raw_parts
+        before = [parts.read(i)["measurements"].height for i in range(batches.n_batches)]
+        parts.remove(0)
+        after = [parts.read(i)["measurements"].height for i in range(batches.n_batches)]
+        assert before[0] > 0
+        assert after == [0, *before[1:]]
+        assert set(parts.read(0)["measurements"].columns) == set(parts.schemas["measurements"])
+
+
 @pytest.mark.parametrize(
     ("batch_size", "multiple_of", "sizes"),
     [(4, 1, [4, 4, 3]), (4, 2, [3, 3, 3, 2]), (5, 3, [4, 4, 3]), (2, 4, [2, 1, 2, 1, 1, 2, 1, 1])],
