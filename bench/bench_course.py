@@ -14,6 +14,7 @@ batches in parallel worker processes, and the memory goal is for the whole run):
 Usage::
 
     python -m bench.bench_course --sizes 1000 10000 100000 [--million] [--batch-size N]
+                                 [--repeat N]
 
 Prints a Markdown table (and the machine load before each run, since the machine may be shared)
 and writes the raw figures to ``WORKDIR/results.json``. Benchmarks are not tests: nothing here
@@ -27,6 +28,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -158,7 +160,26 @@ def machine() -> dict[str, str]:
     }
 
 
-def run_size(n: int, workdir: Path, batch_size: int | None, jobs: int | None) -> list[Run]:
+def median_run(runs: list[Run]) -> Run:
+    """One figure for repeated runs: median wall and CPU time, the highest peak memory, the
+    load before the first run and the worst exit code."""
+    return Run(
+        what=runs[0].what,
+        patients=runs[0].patients,
+        rows=runs[0].rows,
+        seconds=statistics.median(r.seconds for r in runs),
+        cpu_seconds=statistics.median(r.cpu_seconds for r in runs),
+        peak_rss_mb=max(r.peak_rss_mb for r in runs),
+        load_before=runs[0].load_before,
+        exit_code=max((r.exit_code for r in runs), key=abs),
+    )
+
+
+def run_size(
+    n: int, workdir: Path, batch_size: int | None, jobs: int | None, repeat: int = 1
+) -> tuple[list[Run], list[float]]:
+    """The bare pass and the course on a cohort of ``n``, ``repeat`` times in alternation;
+    returns their median runs and the wall ratio of each pair (so noise is visible)."""
     cohort = workdir / f"cohort-{n}"
     if not (cohort / "measurements.parquet").exists():
         start = time.perf_counter()
@@ -171,29 +192,40 @@ def run_size(n: int, workdir: Path, batch_size: int | None, jobs: int | None) ->
 
     rows = pl.scan_parquet(cohort / "measurements.parquet").select(pl.len()).collect().item()
     out = workdir / f"out-{n}"
-    shutil.rmtree(out, ignore_errors=True)
-    base = _measure(
-        [
-            sys.executable,
-            "-c",
-            BASELINE,
-            str(cohort / "measurements.parquet"),
-            str(workdir / f"baseline-{n}.parquet"),
-        ],
-        "bare polars",
-        n,
-        rows,
-    )
-    course = _measure(_course_argv(cohort, out, batch_size, jobs), "course", n, rows)
-    return [base, course]
+    bases: list[Run] = []
+    courses: list[Run] = []
+    for _ in range(repeat):
+        shutil.rmtree(out, ignore_errors=True)
+        bases.append(
+            _measure(
+                [
+                    sys.executable,
+                    "-c",
+                    BASELINE,
+                    str(cohort / "measurements.parquet"),
+                    str(workdir / f"baseline-{n}.parquet"),
+                ],
+                "bare polars",
+                n,
+                rows,
+            )
+        )
+        courses.append(_measure(_course_argv(cohort, out, batch_size, jobs), "course", n, rows))
+    ratios = [c.seconds / b.seconds for b, c in zip(bases, courses, strict=True) if b.seconds]
+    return [median_run(bases), median_run(courses)], ratios
 
 
-def table(runs: list[Run]) -> str:
+def table(runs: list[Run], ratios: dict[int, list[float]] | None = None) -> str:
+    """The Markdown table of the benchmark; with repeated runs, times are medians and the last
+    column lists the wall ratio of each pair."""
+    ratios = ratios or {}
+    repeated = any(len(r) > 1 for r in ratios.values())
     lines = [
         "| patients | measurement rows | course wall (s) | course CPU (s) "
         "| course peak RSS, all processes (MB) "
-        "| bare Polars wall (s) | bare Polars CPU (s) | wall ratio | CPU ratio | load before |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| bare Polars wall (s) | bare Polars CPU (s) | wall ratio | CPU ratio | load before |"
+        + (" wall ratio of each pair |" if repeated else ""),
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---|" if repeated else ""),
     ]
     by_size: dict[int, dict[str, Run]] = {}
     for run in runs:
@@ -206,6 +238,7 @@ def table(runs: list[Run]) -> str:
             f"| {n:,} | {course.rows:,} | {course.seconds:.1f} | {course.cpu_seconds:.1f} | "
             f"{course.peak_rss_mb:,.0f} | {base.seconds:.1f} | {base.cpu_seconds:.1f} | "
             f"{ratio:.1f}x | {cpu_ratio:.1f}x | {course.load_before:.1f} |"
+            + (f" {', '.join(f'{r:.1f}x' for r in ratios.get(n, []))} |" if repeated else "")
         )
     return "\n".join(lines)
 
@@ -217,23 +250,37 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/relapsewatch-bench"))
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the bare pass and the course this many times in alternation and report "
+        "medians (the 1,000,000 size runs once)",
+    )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     args.workdir.mkdir(parents=True, exist_ok=True)
     sizes = [*args.sizes, *([1_000_000] if args.million else [])]
     runs: list[Run] = []
+    ratios: dict[int, list[float]] = {}
     for n in sizes:
-        runs.extend(run_size(n, args.workdir, args.batch_size, args.jobs))
-        print(table(runs), file=sys.stderr)
+        repeat = 1 if n >= 1_000_000 else args.repeat
+        pair, ratios[n] = run_size(n, args.workdir, args.batch_size, args.jobs, repeat)
+        runs.extend(pair)
+        print(table(runs, ratios), file=sys.stderr)
     results = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": machine(),
         "batch_size": args.batch_size,
         "jobs": args.jobs,
+        "repeat": args.repeat,
         "runs": [asdict(r) for r in runs],
+        "wall_ratios": {str(n): r for n, r in ratios.items()},
     }
     (args.workdir / "results.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results["machine"]))
-    print(table(runs))
+    print(table(runs, ratios))
 
 
 if __name__ == "__main__":
