@@ -108,11 +108,11 @@ def sort_by_codes(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
     """``frame.sort(*keys)`` for keys that identify the rows, through one integer per row (rows
     with equal keys, if any, keep their order).
 
-    Each key becomes a small code in the same order: text its rank among the key's distinct
-    values (an enumeration of them, sorted), an enumeration its own code, a date or an integer
-    its distance from the smallest value; the codes are packed into one Int64, most significant
-    key first. Sorting one integer column is several times cheaper than comparing text. Keys
-    with nulls, or too wide to pack together, are sorted as they are.
+    Each key becomes a small code in the same order: text (or a categorical) its rank among the
+    key's distinct values (an enumeration of them, sorted), an enumeration its own code, a date
+    or an integer its distance from the smallest value; the codes are packed into one Int64,
+    most significant key first. Sorting one integer column is several times cheaper than
+    comparing text. Keys with nulls, or too wide to pack together, are sorted as they are.
 
     >>> f = pl.DataFrame({"patient_id": ["p2", "p1", "p2"], "line": [2, 3, 1]})
     >>> sort_by_codes(f, "patient_id", "line").rows()
@@ -123,7 +123,9 @@ def sort_by_codes(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
     packed: pl.Series | None = None
     for key in keys:
         column = frame[key]
-        if column.dtype == pl.String:
+        if column.dtype in (pl.String, pl.Categorical):
+            # a categorical sorts by its text, not by its codes (which are in order of arrival)
+            column = column.cast(pl.String)
             distinct = column.unique().sort()
             code = column.cast(pl.Enum(distinct)).to_physical().cast(pl.Int64)
         else:
