@@ -56,7 +56,6 @@ __all__ = ["DEFAULT_BATCH_SIZE", "PatientBatches", "Progress", "RawParts", "cuto
 DEFAULT_BATCH_SIZE = 20_000
 TABLE_NAMES = tuple(schema.FILE_TABLES)
 _BATCH = "__batch"
-_KEY = "__key"
 #: How the partition pass names its temporary files (Arrow IPC).
 _PART_SUFFIX = ".ipc"
 
@@ -209,7 +208,7 @@ class PatientBatches:
             return
         raw_patients = read_raw(located["patients"])
         keys = self._patient_keys(raw_patients)
-        self.n_patients = keys.height
+        self.n_patients = keys.len()
         if self.n_patients <= self.batch_size:
             self._read_whole()
             return
@@ -217,7 +216,7 @@ class PatientBatches:
         self.n_batches = min(-(-needed // self._multiple_of) * self._multiple_of, self.n_patients)
         self._on_batches(self.n_batches)
         self._tmp = Path(tempfile.mkdtemp(prefix=".relapsewatch-batches-", dir=self._workdir))
-        self._partition(located, raw_patients, self._batch_of(keys[_KEY]))
+        self._partition(located, raw_patients, self._batch_of(keys))
         self._files = {name: t.display for name, t in located.items()}
         if self._validate_on_enter:
             self._validate(located)
@@ -252,15 +251,12 @@ class PatientBatches:
         self.warnings = tables.warnings
         self._progress("reading", 1, 1)
 
-    def _patient_keys(self, raw_patients: pl.DataFrame) -> pl.DataFrame:
+    def _patient_keys(self, raw_patients: pl.DataFrame) -> pl.Series:
+        """The distinct trimmed patient identifiers, sorted."""
         if "patient_id" not in raw_patients.columns:
-            return pl.DataFrame({_KEY: []}, schema={_KEY: pl.String})
-        return (
-            raw_patients.select(pl.col("patient_id").cast(pl.String).str.strip_chars().alias(_KEY))
-            .drop_nulls()
-            .unique()
-            .sort(_KEY)
-        )
+            return pl.Series("patient_id", [], dtype=pl.String)
+        ids = raw_patients["patient_id"].cast(pl.String).str.strip_chars()
+        return ids.drop_nulls().unique().sort()
 
     def _batch_of(self, keys: pl.Series) -> pl.Expr:
         """The batch of each row's patient: the patient's rank among the sorted identifiers

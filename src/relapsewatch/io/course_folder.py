@@ -17,7 +17,8 @@
    large frames per batch, and giving the pages back to the system only to fault them in again
    cost a fifth of a worker's time in system calls (about 13 % more resident memory instead).
 4. **Write** the tables in batch order, so the output is the same whatever ``jobs`` is; a
-   batch's temporary tables are removed once written, so the disk holds a few batches at most.
+   batch's raw and derived temporary files are removed once it is written, so the disk holds a
+   few batches at most.
 
 All or nothing: every batch is validated; once one has problems, the rest are only validated (to
 report every problem at once) and :class:`~relapsewatch.errors.DataError` is raised at the end.
